@@ -1,0 +1,196 @@
+"""Actor-critic networks built from a member's spec, used by NPCs and the trainer alike.
+
+A *spec* is a small JSON-able dict that says everything needed to rebuild a
+member's network; it is stored with the member in the pool.  Two kinds exist:
+
+``{"kind": "mlp", "obs_dim": 18, "n_actions": 9, "hidden": [64, 64], "activation": "tanh"}``
+    separate actor and critic MLPs (as in CleanRL's PPO), orthogonal init.
+``{"kind": "random", "n_actions": 9}``
+    the uniform-random policy over legal actions; it has no weights.  Anchors use it.
+
+NPC policies follow the ``envs`` policy protocol: ``act(obs, mask, rng)`` takes a
+batch of observations ``[B, obs_dim]`` and legal-action masks ``[B, n_actions]``
+(or ``None``) and returns ``[B]`` integer actions, never a masked one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from league.errors import SpecError, WeightsShapeError
+
+__all__ = [
+    "ActorCritic",
+    "NetworkPolicy",
+    "UniformRandomPolicy",
+    "mlp_spec",
+    "build_network",
+    "expected_shapes",
+    "load_network",
+    "build_policy",
+    "masked_logits",
+    "sample_from_probs",
+]
+
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU}
+_MASKED = -1e9  # finite so that log-softmax stays finite; exp() of it is exactly 0 in float32
+
+
+def mlp_spec(obs_dim: int, n_actions: int, hidden: tuple[int, ...] | list[int] = (64, 64),
+             activation: str = "tanh") -> dict[str, Any]:
+    """The spec of an MLP actor-critic."""
+    return {"kind": "mlp", "obs_dim": int(obs_dim), "n_actions": int(n_actions),
+            "hidden": [int(h) for h in hidden], "activation": str(activation)}
+
+
+def _check_spec(spec: Mapping[str, Any]) -> str:
+    kind = spec.get("kind") if isinstance(spec, Mapping) else None
+    if kind == "random":
+        if not isinstance(spec.get("n_actions"), int) or spec["n_actions"] < 1:
+            raise SpecError(f"random spec needs a positive integer 'n_actions', got {dict(spec)!r}")
+        return kind
+    if kind != "mlp":
+        raise SpecError(f"unknown network kind {kind!r} in spec {spec!r}; valid kinds: 'mlp', 'random'")
+    for key in ("obs_dim", "n_actions"):
+        if not isinstance(spec.get(key), int) or spec[key] < 1:
+            raise SpecError(f"mlp spec needs a positive integer {key!r}, got {spec.get(key)!r}")
+    hidden = spec.get("hidden", [64, 64])
+    if not isinstance(hidden, (list, tuple)) or not all(isinstance(h, int) and h > 0 for h in hidden):
+        raise SpecError(f"mlp spec 'hidden' must be a list of positive integers, got {hidden!r}")
+    if spec.get("activation", "tanh") not in _ACTIVATIONS:
+        raise SpecError(f"unknown activation {spec.get('activation')!r}; valid: {sorted(_ACTIVATIONS)}")
+    return kind
+
+
+def _layer(n_in: int, n_out: int, gain: float) -> nn.Linear:
+    layer = nn.Linear(n_in, n_out)
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def _mlp(sizes: list[int], activation: type[nn.Module], out_gain: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
+        layers += [_layer(n_in, n_out, float(np.sqrt(2))), activation()]
+    layers.append(_layer(sizes[-2], sizes[-1], out_gain))
+    return nn.Sequential(*layers)
+
+
+class ActorCritic(nn.Module):
+    """Separate actor and critic MLPs; ``forward`` returns ``(logits, value)``."""
+
+    def __init__(self, spec: Mapping[str, Any]):
+        super().__init__()
+        if _check_spec(spec) != "mlp":
+            raise SpecError(f"ActorCritic needs an 'mlp' spec, got {spec!r}")
+        self.spec = dict(spec)
+        act = _ACTIVATIONS[spec.get("activation", "tanh")]
+        sizes = [spec["obs_dim"], *spec.get("hidden", [64, 64])]
+        # Small final gains (CleanRL): a near-uniform initial policy and a near-zero value.
+        self.actor = _mlp([*sizes, spec["n_actions"]], act, 0.01)
+        self.critic = _mlp([*sizes, 1], act, 1.0)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.actor(obs), self.critic(obs).squeeze(-1)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic(obs).squeeze(-1)
+
+
+def masked_logits(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Logits with illegal actions pushed to a huge negative value (probability exactly 0)."""
+    if mask is None:
+        return logits
+    return torch.where(mask.bool(), logits, torch.full_like(logits, _MASKED))
+
+
+def sample_from_probs(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Inverse-CDF sampling of one action per row, driven by a numpy generator (seedable)."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random((probs.shape[0], 1)) * cdf[:, -1:]
+    actions = (u >= cdf).sum(axis=1)
+    return np.minimum(actions, probs.shape[1] - 1)
+
+
+def build_network(spec: Mapping[str, Any]) -> ActorCritic:
+    """A freshly initialised network for an 'mlp' spec."""
+    return ActorCritic(spec)
+
+
+def expected_shapes(spec: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes a spec implies ({} for weightless kinds)."""
+    if _check_spec(spec) == "random":
+        return {}
+    with torch.device("meta"):
+        net = ActorCritic(spec)
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def _check_weights(spec: Mapping[str, Any], weights: Mapping[str, Any]) -> None:
+    want = expected_shapes(spec)
+    got = {k: tuple(np.shape(v)) for k, v in weights.items()}
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    if missing or extra:
+        raise WeightsShapeError(
+            f"weights do not match spec {dict(spec)!r}: missing {missing[:4]}, unexpected {extra[:4]}")
+    for name, shape in want.items():
+        if got[name] != shape:
+            raise WeightsShapeError(
+                f"weight {name!r} has shape {got[name]} but spec {dict(spec)!r} needs {shape}; "
+                "rebuild the spec from the network that produced these weights")
+
+
+def load_network(spec: Mapping[str, Any], weights: Mapping[str, Any]) -> ActorCritic:
+    """Rebuild a member's network; raises ``WeightsShapeError`` when weights don't fit the spec."""
+    _check_weights(spec, weights)
+    net = ActorCritic(spec)
+    net.load_state_dict({k: torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v
+                         for k, v in weights.items()})
+    net.eval()
+    return net
+
+
+class UniformRandomPolicy:
+    """Uniform over legal actions (over all actions when there is no mask)."""
+
+    def __init__(self, n_actions: int):
+        self.n_actions = int(n_actions)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+        n = obs.shape[0]
+        probs = np.ones((n, self.n_actions)) if mask is None else np.asarray(mask, dtype=np.float64)
+        return sample_from_probs(probs, rng)
+
+
+class NetworkPolicy:
+    """An NPC policy around an ``ActorCritic``: samples from the masked softmax."""
+
+    def __init__(self, net: ActorCritic, *, greedy: bool = False):
+        self.net = net
+        self.greedy = greedy
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+        logits = self.net.actor(torch.as_tensor(obs, dtype=torch.float32))
+        m = None if mask is None else torch.as_tensor(mask, dtype=torch.bool)
+        logits = masked_logits(logits, m)
+        if self.greedy:
+            return logits.argmax(dim=1).numpy()
+        probs = torch.softmax(logits, dim=1).numpy().astype(np.float64)
+        return sample_from_probs(probs, rng)
+
+
+def build_policy(spec: Mapping[str, Any], weights: Mapping[str, Any] | None = None) -> UniformRandomPolicy | NetworkPolicy:
+    """An NPC policy for a member: its spec plus its weights."""
+    if _check_spec(spec) == "random":
+        return UniformRandomPolicy(spec["n_actions"])
+    if weights is None:
+        raise WeightsShapeError(f"spec {dict(spec)!r} needs weights, got none")
+    return NetworkPolicy(load_network(spec, weights))
