@@ -1,0 +1,72 @@
+import dataclasses
+import tomllib
+
+import pytest
+
+from league.configload import dump_toml, field_docs, from_dict, merge, parse_overrides, to_dict
+from league.errors import ConfigError
+
+
+@dataclasses.dataclass
+class Inner:
+    lr: float = 3e-4
+    """learning rate"""
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden layer sizes"""
+
+
+@dataclasses.dataclass
+class Outer:
+    seed: int = 0
+    """run seed"""
+    name: str = "tictactoe"
+    """game name"""
+    budget: float | None = None
+    """optional budget"""
+    kwargs: dict = dataclasses.field(default_factory=dict)
+    """free-form"""
+    inner: Inner = dataclasses.field(default_factory=Inner)
+    """nested table"""
+
+    def __post_init__(self):
+        if self.seed < 0:
+            raise ConfigError(f"config key 'seed' = {self.seed}: must be >= 0")
+
+
+def test_nested_round_trip_through_toml_text():
+    cfg = from_dict(Outer, {"seed": 3, "kwargs": {"num_players": 4}, "inner": {"hidden": [8, 8, 8]}})
+    assert cfg.inner.hidden == (8, 8, 8) and cfg.kwargs == {"num_players": 4}
+    again = from_dict(Outer, tomllib.loads(dump_toml(to_dict(cfg))))
+    assert again == cfg
+
+
+def test_overrides_parse_toml_literals_and_bare_strings():
+    got = parse_overrides(["inner.lr=1e-3", "name=connect_four", "inner.hidden=[32]", "budget=5"])
+    cfg = from_dict(Outer, merge({"inner": {"lr": 0.1}}, got))
+    assert cfg.inner.lr == 1e-3 and cfg.name == "connect_four" and cfg.inner.hidden == (32,)
+    assert cfg.budget == 5.0
+
+
+@pytest.mark.parametrize("data,needle", [
+    ({"sede": 1}, "unknown config key 'sede'; valid keys in the top level: budget, inner, kwargs, name, seed"),
+    ({"inner": {"lrr": 1}}, "unknown config key 'inner.lrr'"),
+    ({"seed": "x"}, "config key 'seed' = 'x': expected an integer"),
+    ({"inner": {"lr": True}}, "config key 'inner.lr' = True: expected a number"),
+    ({"inner": 3}, "config key 'inner' must be a table"),
+    ({"seed": -1}, "must be >= 0"),
+])
+def test_bad_keys_and_values_are_named(data, needle):
+    with pytest.raises(ConfigError) as exc:
+        from_dict(Outer, data)
+    assert needle in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("item", ["noequals", "=3", "a..b=1"])
+def test_malformed_overrides(item):
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides([item])
+
+
+def test_field_docs_are_read_from_the_source():
+    assert field_docs(Inner) == {"lr": "learning rate", "hidden": "hidden layer sizes"}
