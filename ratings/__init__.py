@@ -3,4 +3,16 @@
 Imports nothing from ``league`` or ``envs``.
 """
 
-__all__: list[str] = []
+from ratings.elo import Elo
+from ratings.rating import Rating, conservative
+from ratings.trueskill_system import TrueSkillSystem
+from ratings.winprob import first_place_probability, win_probability
+
+__all__ = [
+    "Elo",
+    "Rating",
+    "TrueSkillSystem",
+    "conservative",
+    "first_place_probability",
+    "win_probability",
+]
