@@ -1,0 +1,255 @@
+"""Hooks the trainer calls after every PPO update, and the evaluation it runs on a schedule.
+
+After each update the trainer builds one :class:`TrainEvent` and hands it to
+every callback in order.  A callback returns ``None``/``True`` to let training go
+on, ``False`` to stop it, or a string to stop it with that string as the reason.
+
+Evaluation is the one hook that *produces* data the others read (the stop rules,
+the best-checkpoint keeper, the loggers), so the trainer runs it itself, before
+the callbacks, whenever an :class:`EvalCallback` is due; its result is
+``event.evaluation``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import numpy as np
+import torch
+
+from league.errors import ConfigError
+from league.policies import ActorCritic, masked_logits
+from league.ppo import VecEnv, learner_result, sample_actions
+
+__all__ = [
+    "Evaluation",
+    "TrainEvent",
+    "Callback",
+    "EvalCallback",
+    "BestCheckpoint",
+    "CSVLogger",
+    "TensorBoardLogger",
+    "metric_loggers",
+    "event_row",
+]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of playing ``episodes`` evaluation episodes at learner step ``step``."""
+
+    step: int
+    episodes: int
+    win_rate: float
+    draw_rate: float
+    loss_rate: float
+    mean_return: float
+
+    @property
+    def score(self) -> float:
+        """Points per game, win 1, draw 1/2, loss 0: what "best" and "improved" mean."""
+        return self.win_rate + 0.5 * self.draw_rate
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """What a callback sees after an update."""
+
+    step: int
+    """Learner steps so far (one action of one env copy)."""
+    updates: int
+    """PPO updates so far."""
+    elapsed: float
+    """Wall seconds since training started."""
+    metrics: Mapping[str, float]
+    """The update's metrics (losses, entropy, KL, training episode stats, throughput)."""
+    evaluation: Evaluation | None
+    """The latest evaluation (possibly from an earlier update), or None before the first one."""
+    net: ActorCritic | None = field(default=None, repr=False, compare=False)
+    """The live learner network: read it, copy its ``state_dict()``, never modify it."""
+
+    @property
+    def evaluated_now(self) -> bool:
+        """True when ``evaluation`` was made after this very update."""
+        return self.evaluation is not None and self.evaluation.step == self.step
+
+
+class Callback(Protocol):
+    """Called after every update; ``False`` or a reason string stops training."""
+
+    def __call__(self, event: TrainEvent) -> bool | str | None: ...
+
+
+class EvalCallback:
+    """Plays ``episodes`` episodes with the learner's network on its own vector env.
+
+    Build ``env`` as a separate ``SelfPlayVecEnv`` whose opponent source gives the
+    seating to evaluate against (the game's reference opponents, a fixed pool
+    member, ...); it must not be the training env, whose episodes are mid-way.
+    Every evaluation resets ``env`` with the same ``seed``, so successive
+    evaluations see the same opponent randomness and differ only by the policy.
+
+    Episodes are spread evenly over the env copies and each copy counts only its
+    first episodes, so short episodes are not over-represented (stopping at the
+    first ``episodes`` finishes would favour quick losses or quick wins).
+    """
+
+    def __init__(self, env: VecEnv, *, episodes: int = 100, every: int = 10_000, greedy: bool = True,
+                 seed: int = 12345, at_start: bool = False, at_end: bool = True):
+        if episodes < 1:
+            raise ConfigError(f"EvalCallback episodes = {episodes!r} is invalid; expected a positive integer")
+        if every < 1:
+            raise ConfigError(f"EvalCallback every = {every!r} is invalid; expected a positive number of steps")
+        self.env = env
+        self.episodes = int(episodes)
+        self.every = int(every)
+        """Learner steps between evaluations."""
+        self.greedy = greedy
+        """Play the most likely legal action (True) or sample from the policy (False)."""
+        self.seed = int(seed)
+        self.at_start = at_start
+        """Also evaluate the starting weights (worth it when they come from an earlier run)."""
+        self.at_end = at_end
+        """Also evaluate the final weights when the last scheduled evaluation was earlier."""
+
+    def evaluate(self, net: ActorCritic, step: int = 0) -> Evaluation:
+        """Play the episodes with ``net`` and summarise them."""
+        env, n = self.env, self.env.num_envs
+        quota = np.full(n, self.episodes // n)
+        quota[: self.episodes % n] += 1
+        finished = np.zeros(n, dtype=np.int64)
+        results: list[int] = []
+        returns: list[float] = []
+        device = next(net.parameters()).device
+        gen = torch.Generator().manual_seed(self.seed)
+        was_training = net.training
+        net.eval()
+        obs, infos = env.reset(seed=self.seed)
+        try:
+            with torch.inference_mode():
+                while (finished < quota).any():
+                    logits = net.actor(torch.as_tensor(np.asarray(obs, dtype=np.float32)).to(device)).cpu()
+                    mask = infos.get("action_mask")
+                    mask = None if mask is None else torch.as_tensor(np.asarray(mask, dtype=bool))
+                    if self.greedy:
+                        actions = masked_logits(logits, mask).argmax(-1)
+                    else:
+                        actions, _ = sample_actions(logits, mask, gen)
+                    obs, _, _, _, infos = env.step(actions.numpy())
+                    for i, outcome in infos.get("outcomes", ()):
+                        if finished[i] < quota[i]:
+                            finished[i] += 1
+                            results.append(learner_result(outcome))
+                            returns.append(float(outcome.returns[outcome.learner_seat]))
+        finally:
+            net.train(was_training)
+        res = np.asarray(results)
+        return Evaluation(step=int(step), episodes=len(results), win_rate=float(np.mean(res > 0)),
+                          draw_rate=float(np.mean(res == 0)), loss_rate=float(np.mean(res < 0)),
+                          mean_return=float(np.mean(returns)))
+
+
+class BestCheckpoint:
+    """Keeps a CPU copy of the weights with the best evaluation score seen so far.
+
+    Ties go to the later checkpoint: with equal scores the more-trained network is
+    preferred.  ``key`` maps an evaluation to the number to maximise.
+    """
+
+    def __init__(self, key: Callable[[Evaluation], float] = lambda e: e.score):
+        self.key = key
+        self.weights: dict[str, torch.Tensor] | None = None
+        self.evaluation: Evaluation | None = None
+
+    def consider(self, net: ActorCritic, evaluation: Evaluation) -> bool:
+        """Keep ``net``'s weights if ``evaluation`` is at least as good as the best; True if kept."""
+        if self.evaluation is not None and self.key(evaluation) < self.key(self.evaluation):
+            return False
+        self.weights = {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
+        self.evaluation = evaluation
+        return True
+
+    def __call__(self, event: TrainEvent) -> None:
+        if event.evaluated_now and event.net is not None:
+            self.consider(event.net, event.evaluation)  # type: ignore[arg-type]
+
+
+def event_row(event: TrainEvent) -> dict[str, float]:
+    """An event as one flat row: step, updates, elapsed, the metrics, and ``eval_*`` fields."""
+    row: dict[str, float] = {"step": event.step, "updates": event.updates, "elapsed": event.elapsed}
+    row.update(event.metrics)
+    if event.evaluation is not None:
+        ev = asdict(event.evaluation)
+        row.update({f"eval_{k}": v for k, v in ev.items()})
+        row["eval_score"] = event.evaluation.score
+    return row
+
+
+class CSVLogger:
+    """Appends one row per update to a CSV file (metrics and the latest evaluation).
+
+    The columns are fixed by the first row plus the evaluation columns, so a row
+    written before the first evaluation leaves those cells empty; metrics that
+    appear later (e.g. episode stats once an episode ends) get empty cells until then.
+    """
+
+    _EVAL_COLUMNS = ["eval_step", "eval_episodes", "eval_win_rate", "eval_draw_rate", "eval_loss_rate",
+                     "eval_mean_return", "eval_score"]
+    _LATE_METRICS = ["episode_return", "episode_length", "train_win_rate", "train_draw_rate", "train_loss_rate"]
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._file: IO[str] | None = None
+        self._writer: csv.DictWriter[str] | None = None
+
+    def __call__(self, event: TrainEvent) -> None:
+        row = event_row(event)
+        if self._file is None or self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            columns = list(dict.fromkeys([*row, *self._LATE_METRICS, *self._EVAL_COLUMNS]))
+            self._file = self.path.open("w", newline="")
+            self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
+            self._writer.writeheader()
+        self._writer.writerow(row)
+        self._file.flush()  # a crashed or killed run keeps its log up to the last update
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file, self._writer = None, None
+
+
+class TensorBoardLogger:
+    """Writes every metric and evaluation field as a TensorBoard scalar at the learner step."""
+
+    def __init__(self, log_dir: str | Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:  # tensorboard is an optional extra
+            raise ImportError("TensorBoardLogger needs the 'tensorboard' package: "
+                              "pip install 'league[tensorboard]'") from exc
+        self.writer = SummaryWriter(str(log_dir))
+
+    def __call__(self, event: TrainEvent) -> None:
+        for key, value in event_row(event).items():
+            if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
+                self.writer.add_scalar(key, value, event.step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def metric_loggers(log_dir: str | Path) -> list[Any]:
+    """A CSV logger at ``log_dir/metrics.csv``, plus TensorBoard when it is installed."""
+    log_dir = Path(log_dir)
+    loggers: list[Any] = [CSVLogger(log_dir / "metrics.csv")]
+    try:
+        loggers.append(TensorBoardLogger(log_dir))
+    except ImportError:
+        pass
+    return loggers

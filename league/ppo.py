@@ -1,0 +1,455 @@
+"""PPO for the self-play vector env: config, rollout storage, GAE, and one update.
+
+The learner collects ``n_steps`` steps from each of ``n_envs`` copies of a
+``SelfPlayVecEnv`` (see ``docs/interfaces.md``), computes advantages with GAE and
+runs ``epochs`` passes of clipped-objective minibatch SGD.  ``PPO.iteration`` is
+the whole algorithm, top to bottom, in the order it happens (CleanRL style); the
+pieces with a meaning of their own -- :class:`Rollout` storage,
+:func:`compute_gae`, :func:`sample_actions` -- are small functions that tests
+call directly.
+
+Episode boundaries.  The vector env resets a finished copy in the same step, so
+the observation returned after a final step already belongs to the *next*
+episode.  ``dones[t]`` therefore means "the transition at step t ended its
+episode", and GAE never bootstraps through it.  A *truncated* episode (time
+limit, not a real end) is bootstrapped from the value of its final observation
+when the env hands that observation back in ``infos["final_obs"]`` (an
+``[n, obs_dim]`` array whose rows for truncated copies hold the last observation
+of the old episode): ``gamma * V(final_obs)`` is added to that step's reward
+before the step is treated as done.  When the env does not expose it, a
+truncation is treated like a termination (value 0 after it); the board games
+this library ships end only by termination, so this costs nothing there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from league.errors import ConfigError
+from league.policies import ActorCritic, _ACTIVATIONS, build_network, load_network, masked_logits, mlp_spec
+
+__all__ = [
+    "PPOConfig",
+    "VecEnv",
+    "Rollout",
+    "new_rollout",
+    "compute_gae",
+    "sample_actions",
+    "explained_variance",
+    "learner_result",
+    "resolve_device",
+    "make_network",
+    "PPO",
+]
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Hyperparameters of the PPO learner (the defaults are tuned for tictactoe / connect_four)."""
+
+    lr: float = 1e-3
+    """Adam learning rate at the start of training."""
+    anneal_lr: bool = True
+    """Anneal the learning rate linearly to 0 over ``StopRules.max_steps`` (constant if that is unset)."""
+    n_envs: int = 16
+    """Number of self-play env copies stepped together."""
+    n_steps: int = 128
+    """Steps collected from each copy per update (rollout length)."""
+    epochs: int = 4
+    """Passes over each rollout."""
+    minibatches: int = 4
+    """Minibatches per epoch; ``n_envs * n_steps`` must be divisible by it."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda (0: one-step TD advantages, 1: Monte Carlo)."""
+    clip_coef: float = 0.2
+    """PPO ratio clip range epsilon."""
+    clip_vloss: bool = True
+    """Clip the value update to ``clip_coef`` around the rollout values, as in the PPO paper's code."""
+    norm_adv: bool = True
+    """Normalise advantages within each minibatch."""
+    ent_coef: float = 0.01
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Global gradient norm clip."""
+    target_kl: float | None = None
+    """Stop the epochs of an update early once the approximate KL exceeds this (None: never)."""
+    hidden: tuple[int, ...] = (128, 128)
+    """Hidden layer widths of the actor and of the critic MLP."""
+    activation: str = "tanh"
+    """Hidden activation: one of 'tanh', 'relu', 'elu'."""
+    device: str = "cpu"
+    """Torch device: 'cpu', 'cuda', 'cuda:N' or 'auto' (CUDA when available, else CPU)."""
+    seed: int = 0
+    """Seeds the network init, action sampling, minibatch order and the env."""
+    torch_threads: int | None = 1
+    """Torch CPU threads while training (restored afterwards); None leaves torch's setting alone."""
+
+    def __post_init__(self) -> None:
+        # Accept lists (from TOML / JSON) but store a tuple so the config stays hashable.
+        if isinstance(self.hidden, list):
+            object.__setattr__(self, "hidden", tuple(self.hidden))
+        _check(self, "lr", self.lr > 0 and math.isfinite(self.lr), "a positive finite float")
+        for name in ("n_envs", "n_steps", "epochs", "minibatches"):
+            value = getattr(self, name)
+            _check(self, name, isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+                   "a positive integer")
+        _check(self, "gamma", 0.0 <= self.gamma <= 1.0, "a float in [0, 1]")
+        _check(self, "gae_lambda", 0.0 <= self.gae_lambda <= 1.0, "a float in [0, 1]")
+        _check(self, "clip_coef", self.clip_coef > 0, "a positive float")
+        for name in ("ent_coef", "vf_coef"):
+            _check(self, name, getattr(self, name) >= 0 and math.isfinite(getattr(self, name)),
+                   "a non-negative finite float")
+        _check(self, "max_grad_norm", self.max_grad_norm > 0, "a positive float")
+        _check(self, "target_kl", self.target_kl is None or self.target_kl > 0, "None or a positive float")
+        _check(self, "hidden", isinstance(self.hidden, tuple) and len(self.hidden) >= 1
+               and all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden),
+               "a non-empty list of positive integers")
+        _check(self, "activation", self.activation in _ACTIVATIONS, f"one of {sorted(_ACTIVATIONS)}")
+        _check(self, "device", isinstance(self.device, str)
+               and (self.device in ("cpu", "auto") or self.device.split(":")[0] == "cuda"),
+               "'cpu', 'cuda', 'cuda:N' or 'auto'")
+        _check(self, "seed", isinstance(self.seed, int) and not isinstance(self.seed, bool), "an integer")
+        _check(self, "torch_threads", self.torch_threads is None
+               or (isinstance(self.torch_threads, int) and self.torch_threads >= 1), "None or a positive integer")
+        _check(self, "minibatches", self.batch_size % self.minibatches == 0,
+               f"a divisor of n_envs * n_steps = {self.batch_size}")
+
+    @property
+    def batch_size(self) -> int:
+        """Learner steps per update: ``n_envs * n_steps``."""
+        return self.n_envs * self.n_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        """Samples per gradient step."""
+        return self.batch_size // self.minibatches
+
+    def replace(self, **changes: Any) -> PPOConfig:
+        """A copy with some fields changed (validated again); unknown names raise ``ConfigError``."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ConfigError(f"unknown PPOConfig field(s) {unknown}; valid fields: {sorted(names)}")
+        return dataclasses.replace(self, **changes)
+
+
+def _check(config: PPOConfig, name: str, ok: bool, accepted: str) -> None:
+    if not ok:
+        raise ConfigError(f"PPOConfig.{name} = {getattr(config, name)!r} is invalid; expected {accepted}")
+
+
+class VecEnv(Protocol):
+    """The part of ``envs.SelfPlayVecEnv`` the learner uses (see ``docs/interfaces.md``)."""
+
+    num_envs: int
+    obs_dim: int
+    n_actions: int
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict[str, Any]]: ...
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Rollout storage and GAE
+# --------------------------------------------------------------------------------------------
+
+class Rollout(NamedTuple):
+    """Preallocated storage for one rollout, ``[n_steps, n_envs, ...]``, on the CPU.
+
+    ``dones[t]`` is 1 where the transition at step ``t`` ended its episode (the
+    observation after it belongs to a new episode).
+    """
+
+    obs: torch.Tensor        # float32 [T, n, obs_dim]
+    masks: torch.Tensor      # bool    [T, n, n_actions]
+    actions: torch.Tensor    # int64   [T, n]
+    logprobs: torch.Tensor   # float32 [T, n]
+    values: torch.Tensor     # float32 [T, n]
+    rewards: torch.Tensor    # float32 [T, n]
+    dones: torch.Tensor      # float32 [T, n]
+
+
+def new_rollout(n_steps: int, n_envs: int, obs_dim: int, n_actions: int) -> Rollout:
+    """Empty rollout storage; reused across updates so the loop allocates nothing."""
+    t, n = n_steps, n_envs
+    return Rollout(
+        obs=torch.zeros((t, n, obs_dim), dtype=torch.float32),
+        masks=torch.ones((t, n, n_actions), dtype=torch.bool),
+        actions=torch.zeros((t, n), dtype=torch.int64),
+        logprobs=torch.zeros((t, n), dtype=torch.float32),
+        values=torch.zeros((t, n), dtype=torch.float32),
+        rewards=torch.zeros((t, n), dtype=torch.float32),
+        dones=torch.zeros((t, n), dtype=torch.float32),
+    )
+
+
+def compute_gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_values: torch.Tensor,
+                gamma: float, gae_lambda: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimates and value targets for a ``[T, n]`` rollout.
+
+    ``values[t]`` is V(s_t); ``last_values`` is V(s_T) for the observation after the
+    last step; ``dones[t]`` = 1 cuts both the one-step bootstrap and the lambda
+    recursion at the end of step t, so no value crosses an episode boundary.
+    Returns ``(advantages, returns)`` with ``returns = advantages + values``.
+    """
+    steps = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    next_adv = torch.zeros_like(last_values)
+    next_values = last_values
+    for t in reversed(range(steps)):
+        alive = 1.0 - dones[t]
+        delta = rewards[t] + gamma * next_values * alive - values[t]
+        next_adv = delta + gamma * gae_lambda * alive * next_adv
+        advantages[t] = next_adv
+        next_values = values[t]
+    return advantages, advantages + values
+
+
+def sample_actions(logits: torch.Tensor, mask: torch.Tensor | None,
+                   generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample one action per row from the masked softmax; returns ``(actions, log_probs)``.
+
+    Gumbel-max: argmax(logits + Gumbel noise) is a sample from softmax(logits).  It
+    needs one ``rand`` call driven by ``generator`` (so rollouts are repeatable) and
+    can never pick a masked action: masked logits sit at -1e9, far beyond any noise.
+    """
+    logp = torch.log_softmax(masked_logits(logits, mask), dim=-1)
+    u = torch.rand(logp.shape, generator=generator, device=logp.device)
+    actions = torch.argmax(logp - torch.log(-torch.log(u)), dim=-1)
+    return actions, logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
+def explained_variance(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """1 - Var(target - pred) / Var(target): 1 is a perfect critic, 0 no better than a constant."""
+    var = float(target.var())
+    return float("nan") if var == 0 else 1.0 - float((target - pred).var()) / var
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for ``PPOConfig.device``; asking for CUDA without CUDA is a ``ConfigError``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"PPOConfig.device = {name!r} but CUDA is not available here; use 'cpu' or 'auto'")
+    return torch.device(name)
+
+
+def make_network(obs_dim: int, n_actions: int, config: PPOConfig,
+                 init_weights: Mapping[str, Any] | None = None) -> ActorCritic:
+    """The learner's network: ``init_weights`` loaded into the config's spec, else a fresh one
+    initialised from ``config.seed`` (without touching torch's global random state)."""
+    spec = mlp_spec(obs_dim, n_actions, config.hidden, config.activation)
+    if init_weights is not None:
+        net = load_network(spec, init_weights)  # WeightsShapeError names the parameter that misfits
+        net.train()
+        return net
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return build_network(spec)
+
+
+def learner_result(outcome: Any) -> int:
+    """+1 win, 0 draw, -1 loss for the learner seat of an ``envs`` ``Outcome``.
+
+    A win ranks the learner strictly above every other seat; a loss ranks some
+    other seat strictly above it; anything else (sharing the best rank) is a draw.
+    """
+    seat = outcome.learner_seat
+    mine = outcome.ranks[seat]
+    best_other = min((r for s, r in outcome.ranks.items() if s != seat), default=mine + 1)
+    return 1 if mine < best_other else -1 if mine > best_other else 0
+
+
+# --------------------------------------------------------------------------------------------
+# The learner
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class _EpisodeStats:
+    """Episodes that ended during the current rollout, from the env's outcomes."""
+
+    returns: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    wins: int = 0
+    draws: int = 0
+    losses: int = 0
+
+    def add(self, outcome: Any) -> None:
+        result = learner_result(outcome)
+        self.returns.append(float(outcome.returns[outcome.learner_seat]))
+        self.lengths.append(int(outcome.length))
+        self.wins += result > 0
+        self.losses += result < 0
+        self.draws += result == 0
+
+
+class PPO:
+    """A PPO learner bound to one vector env: ``iteration()`` collects a rollout and updates.
+
+    Owns the network, the Adam optimiser, the rollout storage and the random
+    generators; ``steps`` counts learner steps (one action of one env copy).
+    """
+
+    def __init__(self, env: VecEnv, config: PPOConfig, *, init_weights: Mapping[str, Any] | None = None,
+                 total_steps: int | None = None):
+        if env.num_envs != config.n_envs:
+            raise ConfigError(f"PPOConfig.n_envs = {config.n_envs} but the env has {env.num_envs} copies")
+        self.env, self.config = env, config
+        self.device = resolve_device(config.device)
+        self.net = make_network(env.obs_dim, env.n_actions, config, init_weights).to(self.device)
+        self.spec = dict(self.net.spec)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr, eps=1e-5)
+        # One generator per use, all from the seed: the env's own randomness then cannot shift ours.
+        self.gen = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.cpu_gen = torch.Generator().manual_seed(config.seed + 1)
+        self.total_steps = total_steps  # the horizon of the learning-rate anneal
+        self.rollout = new_rollout(config.n_steps, config.n_envs, env.obs_dim, env.n_actions)
+        self.steps = 0
+        self.updates = 0
+        obs, infos = env.reset(seed=config.seed)
+        self.obs = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        self.mask = self._mask(infos)
+
+    def _mask(self, infos: Mapping[str, Any]) -> torch.Tensor:
+        mask = infos.get("action_mask")
+        if mask is None:  # an env without masks: every action is legal
+            return torch.ones((self.config.n_envs, self.env.n_actions), dtype=torch.bool)
+        return torch.as_tensor(np.asarray(mask, dtype=bool))
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """A detached CPU copy of the current weights (safe to keep while training goes on)."""
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.net.state_dict().items()}
+
+    def iteration(self) -> dict[str, float]:
+        """Collect ``n_steps`` from every env copy, then run the PPO update; returns metrics."""
+        cfg, net, buf, dev = self.config, self.net, self.rollout, self.device
+        started = time.perf_counter()
+
+        # -- learning rate: linear anneal over the step budget -------------------------------
+        lr = cfg.lr
+        if cfg.anneal_lr and self.total_steps:
+            lr = cfg.lr * max(0.0, 1.0 - self.steps / self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+        # -- rollout ------------------------------------------------------------------------
+        stats = _EpisodeStats()
+        net.eval()
+        with torch.inference_mode():
+            for t in range(cfg.n_steps):
+                buf.obs[t] = self.obs
+                buf.masks[t] = self.mask
+                logits, value = net(self.obs.to(dev))
+                action, logp = sample_actions(logits, self.mask.to(dev), self.gen)
+                buf.actions[t], buf.logprobs[t], buf.values[t] = action, logp, value
+                obs, reward, terminated, truncated, infos = self.env.step(action.cpu().numpy())
+                buf.rewards[t] = torch.as_tensor(np.asarray(reward, dtype=np.float32))
+                truncated = np.asarray(truncated, dtype=bool) & ~np.asarray(terminated, dtype=bool)
+                if truncated.any() and "final_obs" in infos:
+                    # A time limit is not an end: bootstrap from the last observation's value.
+                    idx = torch.as_tensor(np.flatnonzero(truncated))
+                    final = torch.as_tensor(np.asarray(infos["final_obs"], dtype=np.float32))[idx]
+                    buf.rewards[t, idx] += cfg.gamma * net.value(final.to(dev)).cpu()
+                buf.dones[t] = torch.as_tensor(np.asarray(terminated) | truncated, dtype=torch.float32)
+                for _, outcome in infos.get("outcomes", ()):
+                    stats.add(outcome)
+                self.obs = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+                self.mask = self._mask(infos)
+            last_values = net.value(self.obs.to(dev)).cpu()
+        self.steps += cfg.batch_size
+        rollout_s = time.perf_counter() - started
+
+        # -- advantages ---------------------------------------------------------------------
+        advantages, returns = compute_gae(buf.rewards, buf.values, buf.dones, last_values,
+                                          cfg.gamma, cfg.gae_lambda)
+
+        # -- flatten the batch and move it to the device once -----------------------------------
+        b_obs = buf.obs.reshape(cfg.batch_size, -1).to(dev)
+        b_masks = buf.masks.reshape(cfg.batch_size, -1).to(dev)
+        b_actions = buf.actions.reshape(-1).to(dev)
+        b_logprobs = buf.logprobs.reshape(-1).to(dev)
+        b_values = buf.values.reshape(-1).to(dev)
+        b_adv = advantages.reshape(-1).to(dev)
+        b_returns = returns.reshape(-1).to(dev)
+
+        # -- PPO update: epochs x minibatches of clipped-objective SGD ------------------------
+        net.train()
+        clip_fracs: list[float] = []
+        approx_kl = pg_loss = v_loss = entropy = torch.zeros(())
+        for _epoch in range(cfg.epochs):
+            order = torch.randperm(cfg.batch_size, generator=self.cpu_gen).to(dev)
+            for start in range(0, cfg.batch_size, cfg.minibatch_size):
+                mb = order[start:start + cfg.minibatch_size]
+                logits, new_values = net(b_obs[mb])
+                logp_all = torch.log_softmax(masked_logits(logits, b_masks[mb]), dim=-1)
+                new_logp = logp_all.gather(-1, b_actions[mb].unsqueeze(-1)).squeeze(-1)
+                # Masked actions have probability exactly 0, so they add nothing to the entropy.
+                entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
+                log_ratio = new_logp - b_logprobs[mb]
+                ratio = log_ratio.exp()
+                with torch.no_grad():
+                    approx_kl = ((ratio - 1) - log_ratio).mean()  # the low-variance k3 estimator
+                    clip_fracs.append(float(((ratio - 1).abs() > cfg.clip_coef).float().mean()))
+
+                adv = b_adv[mb]
+                if cfg.norm_adv and adv.numel() > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                # Clipped surrogate: the pessimistic bound of the unclipped and clipped ratio.
+                pg_loss = torch.max(-adv * ratio,
+                                    -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+
+                if cfg.clip_vloss:
+                    v_clipped = b_values[mb] + (new_values - b_values[mb]).clamp(-cfg.clip_coef, cfg.clip_coef)
+                    v_loss = 0.5 * torch.max((new_values - b_returns[mb]) ** 2,
+                                             (v_clipped - b_returns[mb]) ** 2).mean()
+                else:
+                    v_loss = 0.5 * ((new_values - b_returns[mb]) ** 2).mean()
+
+                loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+            if cfg.target_kl is not None and float(approx_kl) > cfg.target_kl:
+                break
+        self.updates += 1
+
+        # -- metrics ------------------------------------------------------------------------
+        n_episodes = len(stats.returns)
+        elapsed = time.perf_counter() - started
+        metrics = {
+            "lr": lr,
+            "policy_loss": pg_loss.item(),
+            "value_loss": v_loss.item(),
+            "entropy": entropy.item(),
+            "approx_kl": float(approx_kl),
+            "clip_frac": float(np.mean(clip_fracs)) if clip_fracs else 0.0,
+            "explained_variance": explained_variance(b_values.cpu(), b_returns.cpu()),
+            "episodes": float(n_episodes),
+            "steps_per_s": cfg.batch_size / elapsed,
+            "rollout_s": rollout_s,
+            "update_s": elapsed - rollout_s,
+        }
+        if n_episodes:
+            metrics.update({
+                "episode_return": float(np.mean(stats.returns)),
+                "episode_length": float(np.mean(stats.lengths)),
+                "train_win_rate": stats.wins / n_episodes,
+                "train_draw_rate": stats.draws / n_episodes,
+                "train_loss_rate": stats.losses / n_episodes,
+            })
+        return metrics

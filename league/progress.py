@@ -1,0 +1,48 @@
+"""A tqdm progress bar for training: learner steps, steps per second, latest evaluation.
+
+Quiet unless stderr is a terminal (logs of batch jobs and CI stay clean), or when asked.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+
+from tqdm import tqdm
+
+from league.callbacks import TrainEvent
+
+__all__ = ["TrainingProgress"]
+
+
+class TrainingProgress:
+    """Shows training progress in learner steps; ``enabled=None`` means "only on a terminal"."""
+
+    def __init__(self, total: int | None = None, *, enabled: bool | None = None, desc: str = "train"):
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        self.enabled = bool(enabled)
+        self._bar = tqdm(total=total, desc=desc, unit="step", unit_scale=True, dynamic_ncols=True,
+                         disable=not self.enabled, leave=False)
+        self._step = 0
+
+    def update(self, event: TrainEvent) -> None:
+        """Advance to ``event.step`` and show the latest evaluation next to the rate."""
+        if not self.enabled:
+            return
+        self._bar.update(event.step - self._step)
+        self._step = event.step
+        ev = event.evaluation
+        if ev is not None:
+            self._bar.set_postfix_str(f"eval@{ev.step}: win {ev.win_rate:.2f} draw {ev.draw_rate:.2f} "
+                                      f"loss {ev.loss_rate:.2f}", refresh=False)
+
+    def close(self) -> None:
+        self._bar.close()
+
+    def __enter__(self) -> TrainingProgress:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
