@@ -4,15 +4,20 @@ Imports nothing from ``league`` or ``envs``.
 """
 
 from ratings.elo import Elo
+from ratings.leaderboard import LeaderboardRow, leaderboard_rows
+from ratings.leaderboard import render as render_leaderboard
 from ratings.rating import Rating, conservative
 from ratings.trueskill_system import TrueSkillSystem
 from ratings.winprob import first_place_probability, win_probability
 
 __all__ = [
     "Elo",
+    "LeaderboardRow",
     "Rating",
     "TrueSkillSystem",
     "conservative",
     "first_place_probability",
+    "leaderboard_rows",
+    "render_leaderboard",
     "win_probability",
 ]

@@ -1,0 +1,78 @@
+"""``python -m league.leaderboard POOL_DIR [--format md|csv|json|html] [--output FILE]``.
+
+Opens the pool read-only (safe while a league is writing it) and renders every member, grouped
+by role, best conservative rating first.  Errors about the pool or the output file print one
+line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from league.errors import LeagueError
+from league.pool import Pool
+from ratings.leaderboard import FORMATS, render
+
+__all__ = ["main", "build_parser"]
+
+_PROG = "python -m league.leaderboard"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line parser (exposed so docs and tests can inspect it)."""
+    parser = argparse.ArgumentParser(
+        prog=_PROG, description="Render the leaderboard of a league pool: every member with its "
+                                "TrueSkill rating, grouped by role, best conservative rating first.")
+    parser.add_argument("pool", metavar="POOL_DIR", type=Path, help="the pool directory")
+    parser.add_argument("--format", "-f", choices=list(FORMATS), default="md",
+                        help="output format (default: md)")
+    parser.add_argument("--output", "-o", metavar="FILE", type=Path, default=None,
+                        help="write here instead of standard output")
+    return parser
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A browser or a CI step may read the file while a long run rewrites it: replace it whole.
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        # mkstemp makes the file private; a report should be as readable as a plain write makes it.
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status (0 ok, 2 bad pool, bad output path or usage)."""
+    args = build_parser().parse_args(argv)
+    try:
+        with Pool.open(args.pool, mode="r") as pool:
+            members = pool.members()
+            roles = list(pool.roles)
+            game = pool.game
+    except LeagueError as e:
+        print(f"{_PROG}: error: {e}", file=sys.stderr)
+        return 2
+    text = render(members, args.format, roles=roles, title=f"Leaderboard: {game}")
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        _write_atomically(args.output, text)
+    except OSError as e:
+        print(f"{_PROG}: error: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
