@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from ratings.trueskill_system import _check_ranks
+from ratings.rating import check_ranks
 
 __all__ = ["Elo"]
 
@@ -42,7 +42,7 @@ class Elo:
         for i, r in enumerate(rs):
             if not math.isfinite(r):
                 raise ValueError(f"ratings[{i}] must be finite, got {r!r}")
-        ranks = _check_ranks(ranks, len(rs), "players")
+        ranks = check_ranks(ranks, len(rs), "players")
         n = len(rs)
         new = []
         for i in range(n):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+import numbers
+from typing import NamedTuple, Sequence
 
 __all__ = ["Rating", "conservative"]
 
@@ -48,3 +49,17 @@ def check_rating(rating: object, where: str) -> Rating:
     if not (math.isfinite(sigma) and sigma > 0):
         raise ValueError(f"{where}: sigma must be a finite number > 0, got {sigma!r}")
     return Rating(mu, sigma)
+
+
+def check_ranks(ranks: Sequence[float], n: int, what: str) -> list[float]:
+    """Ranks as a list of numbers, one per team/seat; ``ValueError`` names what is wrong."""
+    try:
+        ranks = list(ranks)
+    except TypeError:
+        raise ValueError(f"ranks must be a sequence of numbers, got {ranks!r}") from None
+    if len(ranks) != n:
+        raise ValueError(f"ranks has {len(ranks)} entries but there are {n} {what}: {ranks!r}")
+    for i, r in enumerate(ranks):
+        if isinstance(r, bool) or not isinstance(r, numbers.Real) or not math.isfinite(r):
+            raise ValueError(f"ranks[{i}] must be a finite number (1 = best), got {r!r}")
+    return ranks

@@ -13,25 +13,10 @@ from typing import Sequence
 import numpy as np
 import trueskill
 
-from ratings.rating import Rating, check_rating
+from ratings.rating import Rating, check_ranks, check_rating
 from ratings.winprob import first_place_probability, win_probability
 
 __all__ = ["TrueSkillSystem"]
-
-
-def _check_ranks(ranks: Sequence[float], n: int, what: str) -> list[float]:
-    """Ranks as a list of numbers, one per team/seat; ``ValueError`` names what is wrong."""
-    try:
-        ranks = list(ranks)
-    except TypeError:
-        raise ValueError(f"ranks must be a sequence of numbers, got {ranks!r}") from None
-    if len(ranks) != n:
-        raise ValueError(f"ranks has {len(ranks)} entries but there are {n} {what}: {ranks!r}")
-    for i, r in enumerate(ranks):
-        if isinstance(r, bool) or not isinstance(r, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(r):
-            raise ValueError(f"ranks[{i}] must be a finite number (1 = best), got {r!r}")
-    return ranks
 
 
 class TrueSkillSystem:
@@ -111,7 +96,7 @@ class TrueSkillSystem:
                 raise ValueError(f"teams[{i}] is empty; every team needs at least one rating")
         checked = [[check_rating(r, f"teams[{i}][{j}]") for j, r in enumerate(team)]
                    for i, team in enumerate(teams)]
-        ranks = _check_ranks(ranks, len(teams), "teams")
+        ranks = check_ranks(ranks, len(teams), "teams")
         if self.draw_probability == 0.0 and len(set(ranks)) < len(ranks):
             # trueskill divides by the draw margin's probability mass and fails obscurely.
             raise ValueError(f"ranks {ranks!r} contain a draw but draw_probability is 0")
@@ -155,7 +140,7 @@ class TrueSkillSystem:
     def rate_seats(self, ratings: Sequence[Rating], ranks: Sequence[float]) -> list[Rating]:
         """New ratings after a free-for-all where every seat is its own team."""
         ratings = list(ratings)
-        _check_ranks(ranks, len(ratings), "seats")
+        check_ranks(ranks, len(ratings), "seats")
         return [team[0] for team in self.rate([[r] for r in ratings], ranks)]
 
     def quality(self, teams: Sequence[Sequence[Rating]]) -> float:
