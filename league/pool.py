@@ -1,0 +1,943 @@
+"""The league pool: every member (checkpoint) of every role, its rating, weights and matches.
+
+A pool is a directory::
+
+    index.h5                   members table (all index, ``active`` column = active index),
+                               match log, run state, schema version; see ``league.pool_store``
+    weights/<id>.safetensors   one immutable weights file per member (weightless anchors: none)
+    writer.lock                ``flock``ed by the single writer; the OS drops it when it dies
+
+One process writes (``mode="a"``); any number read (``mode="r"``, HDF5 SWMR), also while the
+writer appends.  A member is either fully there or absent whatever moment the writer dies:
+
+1. its weights are written to a temporary name and ``os.replace``d into place;
+2. its row (and JSON blobs) are written past the committed end of the tables and flushed;
+3. the commit record (counts) is bumped and flushed.  Readers trust only committed counts.
+
+``record_match`` is a write-ahead log: the match row carries the seated members' post-match
+mu/sigma/games and is committed first; copying those values into the member rows can then be
+redone from the log (by readers and by a recovering writer) whenever it did not finish.
+
+A writer killed with ``index.h5`` open leaves the file flagged "open for write"; the next writer
+(holding the lock, so the old one is certainly dead) rebuilds the index from its committed
+contents into a temporary file and replaces it, keeping a hard-linked backup until done.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import safetensors
+import safetensors.torch
+import torch
+
+from league import pool_store as store
+from league.errors import (ConfigError, MissingWeightsError, PoolCorruptError, PoolError,
+                           PoolExistsError, PoolLockedError, PoolNotFoundError, PoolReadOnlyError,
+                           UnknownMemberError, UnknownRoleError, WeightsShapeError)
+from league.policies import expected_shapes
+
+__all__ = ["Member", "MatchRecord", "Pool"]
+
+_INDEX = "index.h5"
+_LOCK = "writer.lock"
+_WEIGHTS = "weights"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_DEDUPE_MAX = 4096  # blobs up to this size are deduplicated (specs and hparams repeat)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One frozen checkpoint of a role, as committed in the pool.
+
+    ``spec`` and ``hparams`` are shared, read-only views (members of one role usually share
+    them); copy with ``dict(...)`` or ``copy.deepcopy`` before changing them.
+    """
+
+    id: int
+    role: str
+    version: int                 # per-role counter from 0
+    parent: int | None
+    step: int
+    created: datetime            # tz-aware, UTC
+    spec: dict[str, Any]
+    hparams: dict[str, Any]
+    mu: float
+    sigma: float
+    games: int
+    active: bool
+    anchor: bool
+    retired_reason: str | None
+
+    @property
+    def conservative(self) -> float:
+        """The rating leaderboards and pruning use: mu - 3 sigma."""
+        return self.mu - 3.0 * self.sigma
+
+
+_MEMBER_FIELDS = tuple(Member.__dataclass_fields__)
+
+
+class MatchRecord(NamedTuple):
+    """One logged match: who sat where and how they ranked (1 = best; equal = draw)."""
+
+    index: int
+    time: datetime
+    seats: tuple[str, ...]
+    member_ids: tuple[int, ...]
+    ranks: tuple[int, ...]
+    seed: int | None
+    kind: str
+
+
+class _FrozenDict(dict):  # type: ignore[type-arg]
+    """A dict that refuses changes: decoded specs are shared by many members."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a member's spec/hparams are read-only (shared between members); "
+                        "copy them first with dict(...) or copy.deepcopy(...)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles (e.g. to Ray workers) as a plain dict
+        return (dict, (_thaw(self),))
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return _thaw(self)
+
+
+class _FrozenList(list):  # type: ignore[type-arg]
+    """A list that refuses changes (nested in a frozen spec, e.g. ``hidden``)."""
+
+    _refuse = _FrozenDict._refuse
+    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = _refuse  # type: ignore[assignment]
+    sort = reverse = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (_thaw(self),))
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return _thaw(self)
+
+
+def _freeze(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return _FrozenDict((k, _freeze(v)) for k, v in obj.items())
+    if isinstance(obj, list):
+        return _FrozenList(_freeze(v) for v in obj)
+    return obj
+
+
+def _thaw(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _thaw(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_thaw(v) for v in obj]
+    return obj
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _to_datetime(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _encode(what: str, obj: Any) -> bytes:
+    try:
+        return store.json_bytes(obj)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{what} must be JSON-serializable without NaN/inf ({exc}); got {obj!r:.200}") from None
+
+
+class _Growable:
+    """A numpy structured array with amortised O(1) append (the writer's copy of a table)."""
+
+    def __init__(self, data: np.ndarray):
+        self.buf = np.zeros(max(16, 2 * len(data)), dtype=data.dtype)
+        self.buf[: len(data)] = data
+        self.n = len(data)
+
+    def append(self, row: np.ndarray) -> None:
+        if self.n == len(self.buf):
+            grown = np.zeros(2 * len(self.buf), dtype=self.buf.dtype)
+            grown[: self.n] = self.buf[: self.n]
+            self.buf = grown
+        self.buf[self.n] = row
+        self.n += 1
+
+    def view(self) -> np.ndarray:
+        return self.buf[: self.n]
+
+
+class Pool:
+    """The on-disk store of all members; build one with ``Pool.create`` or ``Pool.open``.
+
+    Use as a context manager (or call ``close``).  Readers see the writer's commits: every
+    query first re-reads the (tiny) commit record and reloads the tables when it moved.
+    """
+
+    # ---------------------------------------------------------------- opening and closing
+
+    def __init__(self, path: Path, mode: Literal["r", "a"], lock_fd: int | None) -> None:
+        """Internal; use ``Pool.create`` or ``Pool.open``."""
+        self.path = path
+        self.mode = mode
+        self._lock_fd = lock_fd
+        self._f: Any = None
+        self._ds: dict[str, Any] = {}
+        self._ino = -1
+        self._closed = False
+        self._broken: str | None = None
+        self._json_cache: dict[int, Any] = {}
+        self._shapes_cache: dict[int, dict[str, tuple[int, ...]]] = {}
+        self._dedupe: dict[bytes, tuple[int, int]] = {}
+        self._members_cache: list[Member | None] = []
+        self._match_cache: list[MatchRecord] = []
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], *, game: str, roles: Sequence[str],
+               mu: float = 25.0, sigma: float = 25.0 / 3.0) -> Pool:
+        """Create an empty pool directory and open it for writing (mode ``"a"``)."""
+        root = Path(path)
+        if not isinstance(game, str) or not game:
+            raise ConfigError(f"game must be a non-empty string, got {game!r}")
+        if isinstance(roles, str) or not roles or not all(isinstance(r, str) and r for r in roles):
+            raise ConfigError(f"roles must be a non-empty list of non-empty strings, got {roles!r}")
+        if len(set(roles)) != len(roles):
+            raise ConfigError(f"roles must be distinct, got {list(roles)!r}")
+        if not (math.isfinite(mu) and math.isfinite(sigma) and sigma > 0):
+            raise ConfigError(f"initial rating must be finite with sigma > 0, got mu={mu!r} sigma={sigma!r}")
+        if (root / _INDEX).exists() or (root / (_INDEX + ".bak")).exists():
+            raise PoolExistsError(f"{root} already holds a pool; open it with Pool.open({str(root)!r}, mode='a') "
+                                  "or choose another directory")
+        if root.exists() and not root.is_dir():
+            raise PoolExistsError(f"{root} exists and is not a directory; choose another path")
+        root.mkdir(parents=True, exist_ok=True)
+        lock_fd = _lock(root)
+        try:
+            if (root / _INDEX).exists():  # another process created it while we took the lock
+                raise PoolExistsError(f"{root} already holds a pool; open it with Pool.open")
+            (root / _WEIGHTS).mkdir(exist_ok=True)
+            header = store.Header(store.SCHEMA_VERSION, game, tuple(roles), float(mu), float(sigma))
+            tmp = root / (_INDEX + ".create.tmp")
+            store.write_index(tmp, store.empty_snapshot(header))
+            os.replace(tmp, root / _INDEX)
+            pool = cls(root, "a", lock_fd)
+            pool._open_writer(store.empty_snapshot(header))
+        except BaseException:
+            if "pool" in locals():
+                pool._close_file()
+            os.close(lock_fd)
+            raise
+        return pool
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], mode: Literal["r", "a"] = "r") -> Pool:
+        """Open an existing pool: ``"r"`` to read (many readers), ``"a"`` to write (one writer)."""
+        if mode not in ("r", "a"):
+            raise ValueError(f"mode must be 'r' (read) or 'a' (read and write), got {mode!r}")
+        root = Path(path)
+        index = root / _INDEX
+        if not index.exists() and not (mode == "a" and (root / (_INDEX + ".bak")).exists()):
+            raise PoolNotFoundError(f"no pool at {root} ({_INDEX} missing); create one with Pool.create")
+        if mode == "r":
+            pool = cls(root, "r", None)
+            try:
+                pool._open_reader()
+            except BaseException:
+                pool._close_file()
+                raise
+            return pool
+        lock_fd = _lock(root)
+        pool = cls(root, "a", lock_fd)
+        try:
+            pool._recover_and_open()
+        except BaseException:
+            pool._close_file()
+            os.close(lock_fd)
+            raise
+        return pool
+
+    def close(self) -> None:
+        """Commit anything pending, close the index and release the writer lock."""
+        if self._closed:
+            return
+        try:
+            if self.mode == "a" and self._f is not None and self._broken is None:
+                if self._applied != self._n_matches:
+                    self._commit()
+        finally:
+            self._closed = True
+            self._close_file()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the flock
+                self._lock_fd = None
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._rows_view())} members"
+        return f"Pool({str(self.path)!r}, mode={self.mode!r}, {state})"
+
+    def _close_file(self) -> None:
+        if self._f is not None:
+            try:
+                self._f.close()
+            except Exception:  # closing after a failed write must not hide the first error
+                pass
+            self._f = None
+
+    # ---------------------------------------------------------------- properties
+
+    @property
+    def game(self) -> str:
+        """The game this pool's members play."""
+        return self._header.game
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The roles declared at creation."""
+        return self._header.roles
+
+    @property
+    def initial_mu(self) -> float:
+        """mu of a new member."""
+        return self._header.initial_mu
+
+    @property
+    def initial_sigma(self) -> float:
+        """sigma of a new member."""
+        return self._header.initial_sigma
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The orchestrator's run state as last committed ({} before the first)."""
+        self._sync()
+        if self._state_ptr[1] == 0:
+            return {}
+        return json.loads(self._blob(*self._state_ptr))
+
+    def __len__(self) -> int:
+        self._sync()
+        return len(self._rows_view())
+
+    # ---------------------------------------------------------------- queries
+
+    def member(self, member_id: int) -> Member:
+        """The member with that id (retired ones included)."""
+        self._sync()
+        i = self._check_id(member_id)
+        m = self._members_cache[i]
+        return m if m is not None else self._build([i])[0]
+
+    def members(self, role: str | None = None) -> list[Member]:
+        """The all index (every member ever added), by id; optionally one role's."""
+        self._sync()
+        rows = self._rows_view()
+        if role is None:
+            return self._materialize(range(len(rows)))
+        return self._materialize(np.flatnonzero(rows["role"] == self._role_index(role)).tolist())
+
+    def active(self, role: str | None = None) -> list[Member]:
+        """The active index (members opponents are sampled from), by id; optionally one role's."""
+        self._sync()
+        rows = self._rows_view()
+        mask = rows["active"] == 1
+        if role is not None:
+            mask &= rows["role"] == self._role_index(role)
+        return self._materialize(np.flatnonzero(mask).tolist())
+
+    def weights(self, member_id: int) -> dict[str, torch.Tensor]:
+        """A member's weights exactly as added (same dtypes, bit-identical); {} if weightless."""
+        self._sync()
+        i = self._check_id(member_id)
+        row = self._rows_view()[i]
+        stored = int(row["stored"])
+        if stored == store.STORED_NONE:
+            return {}
+        if stored == store.STORED_DELETED:
+            raise MissingWeightsError(f"weights of member {i} were deleted after it was retired; "
+                                      "only its metadata and rating remain")
+        path = self._weights_path(i)
+        try:
+            tensors = safetensors.torch.load_file(path)
+        except FileNotFoundError:
+            raise MissingWeightsError(f"weights file {path} of member {i} is missing; "
+                                      "restore the pool's weights/ directory from a backup") from None
+        except (safetensors.SafetensorError, OSError, ValueError) as exc:
+            raise PoolCorruptError(f"weights file {path} of member {i} is corrupt ({exc}); "
+                                   "restore it from a backup") from None
+        self._check_shapes(int(row["spec_off"]), int(row["spec_len"]), tensors,
+                           f"stored weights {path} of member {i}")
+        return tensors
+
+    def matches(self, start: int = 0) -> list[MatchRecord]:
+        """The match log from index ``start`` on."""
+        self._sync()
+        if start < 0:
+            raise ValueError(f"start must be >= 0, got {start}")
+        n = self._n_matches
+        for k in range(len(self._match_cache), n):
+            row = self._match_rows.view()[k]
+            doc = json.loads(self._blob(int(row["off"]), int(row["len"])))
+            self._match_cache.append(MatchRecord(
+                k, _to_datetime(int(row["time_us"])), tuple(doc["seats"]), tuple(doc["member_ids"]),
+                tuple(doc["ranks"]), doc["seed"], doc["kind"]))
+        return self._match_cache[start:n]
+
+    def refresh(self) -> None:
+        """Pick up the writer's latest commit now (queries do this by themselves)."""
+        self._sync()
+
+    # ---------------------------------------------------------------- writes
+
+    def add(self, role: str, weights: Mapping[str, torch.Tensor | np.ndarray], *,
+            spec: Mapping[str, Any], hparams: Mapping[str, Any], step: int,
+            parent: int | None = None, anchor: bool = False,
+            state: Mapping[str, Any] | None = None) -> Member:
+        """Add a member (weights file first, then its committed row); returns it.
+
+        Everything is checked before anything is written: the role, the parent, that the
+        weights have exactly the shapes ``spec`` implies, that hparams/state are JSON.
+        ``state`` (the run state) is committed together with the row.
+        """
+        self._check_writable()
+        role_i = self._role_index(role)
+        if parent is not None:
+            parent = self._check_id(parent)
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise ValueError(f"step must be a non-negative int, got {step!r}")
+        spec_b = _encode("spec", dict(spec) if isinstance(spec, Mapping) else spec)
+        tensors = self._prepare_weights(spec, weights)
+        if not isinstance(hparams, Mapping):
+            raise ConfigError(f"hparams must be a dict, got {type(hparams).__name__}")
+        hp_b = _encode("hparams", dict(hparams))
+        state_b = None if state is None else self._encode_state(state)
+
+        with self._writing():
+            i = self._rows.n
+            stored = store.STORED_NONE
+            if tensors:
+                self._save_weights(i, tensors)
+                stored = store.STORED_FILE
+            row = np.zeros((), dtype=store.MEMBER_DTYPE)
+            row["role"] = role_i
+            row["version"] = self._next_version[role_i]
+            row["parent"] = -1 if parent is None else parent
+            row["step"] = int(step)
+            row["created_us"] = _now_us()
+            row["spec_off"], row["spec_len"] = self._put_blob(spec_b)
+            row["hparams_off"], row["hparams_len"] = self._put_blob(hp_b)
+            row["mu"], row["sigma"], row["games"] = self.initial_mu, self.initial_sigma, 0
+            row["active"], row["anchor"], row["stored"] = 1, int(bool(anchor)), stored
+            if state_b is not None:
+                self._state_ptr = self._put_blob(state_b)
+            self._write_row(i, row, append=True)
+            self._commit()
+            self._next_version[role_i] += 1
+        return self.member(i)
+
+    def retire(self, member_id: int, reason: str) -> Member:
+        """Take a member out of the active index (it stays in the all index). Idempotent."""
+        self._check_writable()
+        i = self._check_id(member_id)
+        if not isinstance(reason, str):
+            raise ValueError(f"reason must be a string, got {reason!r}")
+        if not self._rows.buf[i]["active"]:
+            return self.member(i)
+        with self._writing():
+            ptr = self._put_blob(store.json_bytes(reason))
+            # The reason is committed before the row points at it: a reader may see the row
+            # change at any flush, and must then find the blob it names.
+            self._commit()
+            row = self._rows.buf[i].copy()
+            row["active"] = 0
+            row["reason_off"], row["reason_len"] = ptr
+            self._write_row(i, row)
+            self._commit()
+        return self.member(i)
+
+    def delete_weights(self, member_id: int) -> None:
+        """Delete a retired, non-anchor member's weights file to save disk (metadata stays)."""
+        self._check_writable()
+        i = self._check_id(member_id)
+        row = self._rows.buf[i]
+        if row["anchor"]:
+            raise PoolError(f"member {i} is an anchor; anchors keep their weights")
+        if row["active"]:
+            raise PoolError(f"member {i} is active; retire it before deleting its weights")
+        if row["stored"] != store.STORED_FILE:
+            return
+        with self._writing():
+            new = row.copy()
+            new["stored"] = store.STORED_DELETED
+            self._write_row(i, new)
+            self._commit()  # the row says "deleted" before the file goes: never a dangling row
+            self._weights_path(i).unlink(missing_ok=True)
+
+    def record_match(self, seats: Sequence[str], member_ids: Sequence[int], ranks: Sequence[int],
+                     ratings: Sequence[tuple[float, float]], *, seed: int | None = None,
+                     kind: str = "eval", state: Mapping[str, Any] | None = None) -> MatchRecord:
+        """Log a match and set the seated members' new ratings, in one commit.
+
+        ``ratings`` are the new (mu, sigma) per seat, computed by the caller.  Each distinct
+        member's ``games`` goes up by one; a member seated twice takes its last seat's rating.
+        """
+        self._check_writable()
+        seats, ids = list(seats), list(member_ids)
+        ranks, ratings = list(ranks), [tuple(r) for r in ratings]
+        if not (len(seats) == len(ids) == len(ranks) == len(ratings)) or not seats:
+            raise ValueError(f"seats, member_ids, ranks and ratings need one entry per seat; got lengths "
+                             f"{len(seats)}, {len(ids)}, {len(ranks)}, {len(ratings)}")
+        if not all(isinstance(s, str) for s in seats):
+            raise ValueError(f"seats must be strings, got {seats!r}")
+        ids = [self._check_id(m) for m in ids]
+        if not all(isinstance(r, (int, np.integer)) and not isinstance(r, bool) and r >= 1 for r in ranks):
+            raise ValueError(f"ranks must be integers >= 1 (1 = best), got {ranks!r}")
+        for mu_sigma in ratings:
+            if (len(mu_sigma) != 2 or not all(isinstance(x, (int, float, np.number)) for x in mu_sigma)
+                    or not (math.isfinite(mu_sigma[0]) and math.isfinite(mu_sigma[1]) and mu_sigma[1] > 0)):
+                raise ValueError(f"ratings must be finite (mu, sigma) pairs with sigma > 0, got {ratings!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ValueError(f"seed must be an int or None, got {seed!r}")
+        if not isinstance(kind, str):
+            raise ValueError(f"kind must be a string, got {kind!r}")
+        post: dict[int, list[Any]] = {}
+        for m, (mu, sigma) in zip(ids, ratings):
+            post[m] = [m, float(mu), float(sigma), int(self._rows.buf[m]["games"]) + 1]
+        doc = {"seats": seats, "member_ids": ids, "ranks": [int(r) for r in ranks],
+               "seed": None if seed is None else int(seed), "kind": kind, "post": list(post.values())}
+        doc_b = store.json_bytes(doc)
+        state_b = None if state is None else self._encode_state(state)
+
+        with self._writing():
+            k = self._n_matches
+            mrow = np.zeros((), dtype=store.MATCH_DTYPE)
+            mrow["time_us"] = _now_us()
+            mrow["off"], mrow["len"] = self._put_blob(doc_b, dedupe=False)
+            if state_b is not None:
+                self._state_ptr = self._put_blob(state_b)
+            self._match_rows.append(mrow)
+            self._write_table_row("matches", k, self._match_rows.buf[k: k + 1])
+            self._n_matches = k + 1
+            self._commit()
+            # Committed: the log now holds the post-match values.  Copy them into the rows;
+            # ``applied`` rides along with the next commit (or close), and until then readers
+            # and a recovering writer re-apply them from the log.
+            self._apply_post(doc["post"], write=True)
+            self._applied = k + 1
+        return self.matches(k)[0]
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Commit the orchestrator's run state (a JSON-able dict)."""
+        self._check_writable()
+        state_b = self._encode_state(state)
+        with self._writing():
+            self._state_ptr = self._put_blob(state_b)
+            self._commit()
+
+    # ---------------------------------------------------------------- internals: opening
+
+    def _open_reader(self) -> None:
+        index = self.path / _INDEX
+        try:
+            self._ino = os.stat(index).st_ino
+            self._f = store.open_reader(index)
+        except FileNotFoundError:
+            raise PoolNotFoundError(f"no pool at {self.path} ({_INDEX} missing)") from None
+        snap = store.read_snapshot(self._f, index)
+        self._ds = store.datasets(self._f, index)
+        self._install(snap)
+
+    def _recover_and_open(self) -> None:
+        """With the lock held: restore, validate, rebuild a dead writer's index, clean up."""
+        index = self.path / _INDEX
+        backup = self.path / (_INDEX + ".bak")
+        if backup.exists():
+            if index.exists():   # a rebuild finished but did not get to remove its backup
+                backup.unlink()
+            else:                # cannot happen with os.replace, but never lose the data
+                os.replace(backup, index)
+        # Validate with a read-only open first, so a bad or newer pool is not touched at all.
+        f = store.open_reader(index)
+        try:
+            snap = store.read_snapshot(f, index)
+        finally:
+            f.close()
+        try:
+            self._open_writer(snap)
+        except store.IndexFlaggedError:
+            # The previous writer died with the file open (we hold its lock, so it is gone).
+            tmp = self.path / (_INDEX + ".rebuild.tmp")
+            store.write_index(tmp, snap)
+            os.link(index, backup)
+            os.replace(tmp, index)
+            self._open_writer(snap)
+            backup.unlink()
+        if self._applied != self._n_matches:
+            with self._writing():
+                self._rows_apply_pending(write=True)
+                self._commit()
+        self._clean_weights_dir()
+
+    def _open_writer(self, snap: store.Snapshot) -> None:
+        index = self.path / _INDEX
+        self._f = store.open_writer(index)
+        self._ino = os.stat(index).st_ino
+        self._ds = store.datasets(self._f, index)
+        self._install(snap)
+        self._next_version = [0] * len(self.roles)
+        if len(snap.rows):
+            counts = np.bincount(snap.rows["role"], minlength=len(self.roles))
+            self._next_version = [int(c) for c in counts]
+        rows = snap.rows
+        for col in ("spec", "hparams"):   # so re-adding a known spec reuses its blob
+            offs, first = np.unique(rows[col + "_off"], return_index=True)
+            for off, j in zip(offs.tolist(), first.tolist()):
+                ln = int(rows[col + "_len"][j])
+                if ln <= _DEDUPE_MAX:
+                    self._dedupe[bytes(self._blobs[off: off + ln])] = (off, ln)
+
+    def _install(self, snap: store.Snapshot) -> None:
+        """Make a snapshot the pool's current view."""
+        self._header = snap.header
+        self._commit_rec = snap.commit
+        self._rows = _Growable(snap.rows)
+        self._match_rows = _Growable(snap.matches)
+        self._blobs = bytearray(snap.blobs)
+        self._n_matches = snap.commit.n_matches
+        self._applied = snap.commit.applied
+        self._state_ptr = (snap.commit.state_off, snap.commit.state_len)
+        self._rows_apply_pending(write=False)
+        self._members_cache = [None] * self._rows.n
+        self._match_cache = []
+        self._json_cache = {}
+
+    def _rows_apply_pending(self, *, write: bool) -> None:
+        for k in range(self._applied, self._n_matches):
+            m = self._match_rows.buf[k]
+            self._apply_post(json.loads(self._blob(int(m["off"]), int(m["len"])))["post"], write=write)
+        if write:
+            self._applied = self._n_matches
+
+    def _apply_post(self, post: list[list[Any]], *, write: bool) -> None:
+        for mid, mu, sigma, games in post:
+            row = self._rows.buf[mid].copy()
+            row["mu"], row["sigma"], row["games"] = mu, sigma, games
+            if write:
+                self._write_row(mid, row)
+            else:
+                self._rows.buf[mid] = row
+            if mid < len(self._members_cache):
+                self._members_cache[mid] = None
+
+    def _clean_weights_dir(self) -> None:
+        """Remove what a dead writer left: temp files, files of uncommitted or deleted members."""
+        wdir = self.path / _WEIGHTS
+        wdir.mkdir(exist_ok=True)
+        rows = self._rows_view()
+        for entry in os.scandir(wdir):
+            name = entry.name
+            stem = name.split(".", 1)[0]
+            if name.endswith(".tmp"):
+                os.unlink(entry.path)
+            elif name.endswith(".safetensors") and stem.isdigit():
+                i = int(stem)
+                if i >= len(rows) or rows[i]["stored"] != store.STORED_FILE:
+                    os.unlink(entry.path)
+
+    # ---------------------------------------------------------------- internals: reading
+
+    def _sync(self) -> None:
+        """Readers: pick up the writer's latest commit (cheap when nothing changed)."""
+        if self._closed:
+            raise PoolError(f"pool {self.path} is closed; open it again with Pool.open")
+        if self.mode == "a":
+            return
+        index = self.path / _INDEX
+        try:
+            ino = os.stat(index).st_ino
+        except FileNotFoundError:
+            ino = self._ino
+        if ino != self._ino:  # a recovering writer replaced index.h5: follow it
+            self._close_file()
+            self._open_reader()
+            return
+        commit = store.read_commit(self._ds["counts"], index, refresh=True)
+        if commit.gen == self._commit_rec.gen:
+            return
+        self._reload(commit)
+
+    def _reload(self, commit: store.Commit) -> None:
+        index = self.path / _INDEX
+        ds = self._ds
+        try:
+            for name in ("members", "matches", "blobs"):
+                ds[name].refresh()
+            rows = ds["members"][: commit.n_members]
+            if commit.n_blobs > len(self._blobs):
+                self._blobs += ds["blobs"][len(self._blobs): commit.n_blobs].tobytes()
+            if commit.n_matches > self._match_rows.n:
+                for row in ds["matches"][self._match_rows.n: commit.n_matches]:
+                    self._match_rows.append(row)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise PoolCorruptError(f"pool index {index} could not be re-read ({exc})") from None
+        store.check_rows(rows, self._header, commit, index)
+        old = self._rows_view()
+        self._rows = _Growable(rows)
+        self._commit_rec = commit
+        self._n_matches = commit.n_matches
+        self._applied = commit.applied
+        self._state_ptr = (commit.state_off, commit.state_len)
+        self._rows_apply_pending(write=False)
+        # Keep cached Member objects whose rows did not change (most of them).
+        new = self._rows_view()
+        cache = self._members_cache
+        same = np.zeros(len(new), dtype=bool)
+        n_old = min(len(old), len(new))
+        same[:n_old] = old[:n_old] == new[:n_old]
+        self._members_cache = [c if s else None for c, s in zip(cache + [None] * (len(new) - len(cache)), same)]
+
+    def _rows_view(self) -> np.ndarray:
+        return self._rows.view()
+
+    def _blob(self, off: int, length: int) -> bytes:
+        if off + length > len(self._blobs):
+            # A reader may see a row rewritten after its commit record was read; the blob it
+            # names was committed before the row changed, so it is in the file.
+            ds = self._ds["blobs"]
+            ds.refresh()
+            self._blobs += ds[len(self._blobs): off + length].tobytes()
+        return bytes(self._blobs[off: off + length])
+
+    def _json(self, off: int, length: int) -> Any:
+        """Decoded, frozen JSON blob, cached by offset (specs and hparams are shared)."""
+        hit = self._json_cache.get(off)
+        if hit is None:
+            hit = _freeze(json.loads(self._blob(off, length)))
+            self._json_cache[off] = hit
+        return hit
+
+    def _materialize(self, idx: Iterable[int]) -> list[Member]:
+        idx = list(idx)
+        cache = self._members_cache
+        missing = [i for i in idx if cache[i] is None]
+        if missing:
+            self._build(missing)
+        return [cache[i] for i in idx]  # type: ignore[misc]
+
+    def _build(self, idx: list[int]) -> list[Member]:
+        """Member objects for rows ``idx``, cached; built column-wise because pools get big."""
+        sub = self._rows_view()[idx]
+        cols = [sub[c].tolist() for c in ("role", "version", "parent", "step", "created_us", "spec_off",
+                                          "spec_len", "hparams_off", "hparams_len", "mu", "sigma", "games",
+                                          "active", "anchor", "reason_off", "reason_len")]
+        roles, js, cache = self.roles, self._json, self._members_cache
+        new, setattr_ = object.__new__, object.__setattr__
+        out = []
+        for (i, role, version, parent, step, created, so, sl, ho, hl, mu, sigma, games, active,
+             anchor, ro, rl) in zip(idx, *cols):
+            m = new(Member)
+            # Bypass the frozen __init__ (one __setattr__ per field): 2x faster for 100k members.
+            setattr_(m, "__dict__", {
+                "id": i, "role": roles[role], "version": version,
+                "parent": None if parent < 0 else parent, "step": step,
+                "created": _EPOCH + timedelta(microseconds=created),
+                "spec": js(so, sl), "hparams": js(ho, hl), "mu": mu, "sigma": sigma, "games": games,
+                "active": bool(active), "anchor": bool(anchor),
+                "retired_reason": js(ro, rl) if rl else None})
+            cache[i] = m
+            out.append(m)
+        return out
+
+    def _check_id(self, member_id: Any) -> int:
+        n = len(self._rows_view())
+        if isinstance(member_id, bool) or not isinstance(member_id, (int, np.integer)) or not 0 <= member_id < n:
+            raise UnknownMemberError(f"no member with id {member_id!r} in pool {self.path} "
+                                     f"(ids are ints 0..{n - 1})" if n else
+                                     f"no member with id {member_id!r}: pool {self.path} is empty")
+        return int(member_id)
+
+    def _role_index(self, role: Any) -> int:
+        try:
+            return self.roles.index(role)
+        except ValueError:
+            raise UnknownRoleError(f"unknown role {role!r}; this pool's roles are {list(self.roles)}") from None
+
+    def _shapes(self, spec_off: int, spec_len: int) -> dict[str, tuple[int, ...]]:
+        hit = self._shapes_cache.get(spec_off)
+        if hit is None:
+            hit = expected_shapes(self._json(spec_off, spec_len))
+            self._shapes_cache[spec_off] = hit
+        return hit
+
+    def _check_shapes(self, spec_off: int, spec_len: int, tensors: Mapping[str, torch.Tensor], what: str) -> None:
+        _compare_shapes(self._shapes(spec_off, spec_len), tensors, what, self._json(spec_off, spec_len))
+
+    # ---------------------------------------------------------------- internals: writing
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise PoolError(f"pool {self.path} is closed; open it again with Pool.open(..., mode='a')")
+        if self.mode != "a":
+            raise PoolReadOnlyError(f"pool {self.path} was opened read-only; open it with mode='a' to write "
+                                    "(one writer at a time)")
+        if self._broken is not None:
+            raise PoolError(f"an earlier write to pool {self.path} failed ({self._broken}); "
+                            "close it and open it again to recover")
+
+    def _writing(self) -> _WriteGuard:
+        return _WriteGuard(self)
+
+    def _encode_state(self, state: Any) -> bytes:
+        if not isinstance(state, Mapping):
+            raise ConfigError(f"run state must be a dict, got {type(state).__name__}")
+        return _encode("run state", dict(state))
+
+    def _prepare_weights(self, spec: Any, weights: Any) -> dict[str, torch.Tensor]:
+        if not isinstance(weights, Mapping):
+            raise WeightsShapeError(f"weights must be a dict of name -> tensor (a state_dict), got "
+                                    f"{type(weights).__name__}")
+        tensors: dict[str, torch.Tensor] = {}
+        for name, value in weights.items():
+            if isinstance(value, np.ndarray):
+                value = torch.from_numpy(np.ascontiguousarray(value))
+            if not isinstance(value, torch.Tensor) or not isinstance(name, str):
+                raise WeightsShapeError(f"weight {name!r} is a {type(value).__name__}; weights must map "
+                                        "str names to torch tensors or numpy arrays")
+            tensors[name] = value.detach()
+        key = store.json_bytes(dict(spec)) if isinstance(spec, Mapping) else None
+        shapes = expected_shapes(spec) if key is None else self._spec_shapes(key, spec)
+        _compare_shapes(shapes, tensors, "weights", spec)
+        return tensors
+
+    def _spec_shapes(self, key: bytes, spec: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        # expected_shapes builds a meta-device network (~1 ms): cache it per spec.
+        ptr = self._dedupe.get(key)
+        if ptr is not None:
+            return self._shapes(*ptr)
+        return expected_shapes(spec)
+
+    def _save_weights(self, i: int, tensors: dict[str, torch.Tensor]) -> None:
+        final = self._weights_path(i)
+        tmp = final.with_name(final.name + ".tmp")
+        safetensors.torch.save_file({k: v.to("cpu").contiguous() for k, v in tensors.items()}, tmp)
+        # A committed row must never name a half-written file: the file is complete before
+        # it gets its final name, and the row is committed only after that.
+        os.replace(tmp, final)
+
+    def _weights_path(self, i: int) -> Path:
+        return self.path / _WEIGHTS / f"{i}.safetensors"
+
+    def _put_blob(self, data: bytes, *, dedupe: bool = True) -> tuple[int, int]:
+        """Append a JSON document to the heap (past the committed end) -> (offset, length)."""
+        if dedupe and len(data) <= _DEDUPE_MAX:
+            hit = self._dedupe.get(data)
+            if hit is not None:
+                return hit
+        off = len(self._blobs)
+        ds = self._ds["blobs"]
+        end = off + len(data)
+        if end > ds.shape[0]:
+            ds.resize((max(end, 2 * ds.shape[0]),))
+        ds[off:end] = np.frombuffer(data, dtype="u1")
+        self._blobs += data
+        if dedupe and len(data) <= _DEDUPE_MAX:
+            self._dedupe[data] = (off, len(data))
+        return off, len(data)
+
+    def _write_row(self, i: int, row: np.ndarray, *, append: bool = False) -> None:
+        if append:
+            self._rows.append(row)
+            self._members_cache.append(None)
+        else:
+            self._rows.buf[i] = row
+            self._members_cache[i] = None
+        self._write_table_row("members", i, self._rows.buf[i: i + 1])
+
+    def _write_table_row(self, name: str, i: int, row: np.ndarray) -> None:
+        ds = self._ds[name]
+        if i >= ds.shape[0]:
+            chunk = ds.chunks[0]
+            ds.resize((max(i + 1, ds.shape[0] + chunk, ds.shape[0] * 5 // 4) // chunk * chunk + chunk,))
+        ds[i: i + 1] = row
+
+    def _commit(self) -> None:
+        """Flush everything written so far, then bump the commit record, then flush it."""
+        c = store.Commit(self._commit_rec.gen + 1, self._rows.n, self._n_matches, len(self._blobs),
+                         self._applied, self._state_ptr[0], self._state_ptr[1])
+        self._f.flush()
+        self._ds["counts"][c.gen % 2] = c.encode()
+        self._f.flush()
+        self._commit_rec = c
+
+
+class _WriteGuard:
+    """Marks the pool broken when a write fails halfway (its memory no longer matches the file)."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is not None:
+            self.pool._broken = f"{exc_type.__name__}: {exc}"
+
+
+def _compare_shapes(want: Mapping[str, tuple[int, ...]], tensors: Mapping[str, torch.Tensor],
+                    what: str, spec: Any) -> None:
+    missing = sorted(set(want) - set(tensors))
+    extra = sorted(set(tensors) - set(want))
+    if missing or extra:
+        raise WeightsShapeError(f"{what} do not match spec {dict(spec)!r}: missing {missing[:4]}, "
+                                f"unexpected {extra[:4]}; pass the state_dict of the network the spec builds")
+    for name, shape in want.items():
+        got = tuple(tensors[name].shape)
+        if got != shape:
+            raise WeightsShapeError(f"{what}: {name!r} has shape {got} but spec {dict(spec)!r} needs {shape}; "
+                                    "rebuild the spec from the network that produced these weights")
+
+
+def _lock(root: Path) -> int:
+    """Take the pool's writer lock (exclusive flock; the OS releases it if we die)."""
+    try:
+        fd = os.open(root / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:
+        raise PoolNotFoundError(f"no pool at {root}; create one with Pool.create") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        finally:
+            os.close(fd)
+        raise PoolLockedError(f"pool {root} is open for writing by another process (pid {holder}); "
+                              "a pool has one writer: close that one, or open with mode='r' to read") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
