@@ -3,4 +3,18 @@
 Imports nothing from ``league``; opponents arrive through the protocol in ``envs.opponents``.
 """
 
-__all__: list[str] = []
+from envs.errors import GameConfigError, GameError, IllegalActionError, UnknownGameError
+from envs.game import Game, Outcome, ranks_from_returns
+from envs.opponents import (FixedOpponents, MemberId, OpponentSource, Policy, PolicyCache,
+                            ReferenceOpponents)
+from envs.reference import UniformRandomPolicy, sample_from_probs
+from envs.registry import games, make
+from envs.selfplay import SelfPlayEnv, SelfPlayVecEnv
+
+__all__ = [
+    "make", "games", "Game", "Outcome", "ranks_from_returns",
+    "SelfPlayEnv", "SelfPlayVecEnv",
+    "Policy", "OpponentSource", "MemberId", "PolicyCache", "FixedOpponents", "ReferenceOpponents",
+    "UniformRandomPolicy", "sample_from_probs",
+    "GameError", "UnknownGameError", "GameConfigError", "IllegalActionError",
+]

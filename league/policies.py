@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from envs.reference import UniformRandomPolicy, sample_from_probs  # re-exported: NPCs live in envs
 from league.errors import SpecError, WeightsShapeError
 
 __all__ = [
@@ -110,14 +111,6 @@ def masked_logits(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tens
     return torch.where(mask.bool(), logits, torch.full_like(logits, _MASKED))
 
 
-def sample_from_probs(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Inverse-CDF sampling of one action per row, driven by a numpy generator (seedable)."""
-    cdf = np.cumsum(probs, axis=1)
-    u = rng.random((probs.shape[0], 1)) * cdf[:, -1:]
-    actions = (u >= cdf).sum(axis=1)
-    return np.minimum(actions, probs.shape[1] - 1)
-
-
 def build_network(spec: Mapping[str, Any]) -> ActorCritic:
     """A freshly initialised network for an 'mlp' spec."""
     return ActorCritic(spec)
@@ -155,18 +148,6 @@ def load_network(spec: Mapping[str, Any], weights: Mapping[str, Any]) -> ActorCr
                          for k, v in weights.items()})
     net.eval()
     return net
-
-
-class UniformRandomPolicy:
-    """Uniform over legal actions (over all actions when there is no mask)."""
-
-    def __init__(self, n_actions: int):
-        self.n_actions = int(n_actions)
-
-    def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-        n = obs.shape[0]
-        probs = np.ones((n, self.n_actions)) if mask is None else np.asarray(mask, dtype=np.float64)
-        return sample_from_probs(probs, rng)
 
 
 class NetworkPolicy:

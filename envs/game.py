@@ -1,0 +1,128 @@
+"""What the self-play env needs to know about a game: seats, roles, spaces, encoding, outcome.
+
+A ``Game`` is a description plus a factory of raw PettingZoo envs; it holds no episode state, so
+one ``Game`` serves any number of env copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+from envs.errors import GameConfigError
+from envs.opponents import MemberId, Policy
+
+__all__ = ["Game", "Outcome", "Encoder", "ranks_from_returns", "dict_obs_encoder",
+           "one_hot_encoder", "box_encoder"]
+
+Encoder = Callable[[Any, np.ndarray, np.ndarray], None]
+"""``encode(raw_obs, obs_row, mask_row)`` writes a seat's raw PettingZoo observation into a
+float32 row and (for masked games) its legal actions into a bool row, in place."""
+
+ReferenceFactory = Callable[["Game"], Policy]
+
+
+class Outcome(NamedTuple):
+    """How one episode (a match) ended.
+
+    ``seating`` maps every seat to its member id (the learner's seat to ``"learner"`` unless the
+    caller named it), ``ranks`` every seat to its rank (1 = best, equal ranks = tie),
+    ``returns`` every seat to its summed reward, ``length`` counts the learner's decisions and
+    ``illegal`` names the seat that lost by an illegal action, if any.
+    """
+
+    seating: dict[str, MemberId]
+    ranks: dict[str, int]
+    returns: dict[str, float]
+    learner_seat: str
+    length: int
+    illegal: str | None = None
+
+
+def ranks_from_returns(returns: Mapping[str, float]) -> dict[str, int]:
+    """Competition ranking: 1 + the number of seats with a strictly higher return."""
+    values = list(returns.values())
+    return {seat: 1 + sum(v > r for v in values) for seat, r in returns.items()}
+
+
+def dict_obs_encoder(raw: Mapping[str, np.ndarray], obs_row: np.ndarray, mask_row: np.ndarray) -> None:
+    """PettingZoo classic's ``{"observation", "action_mask"}`` dicts: flatten, copy the mask."""
+    obs_row[:] = raw["observation"].reshape(-1)
+    mask_row[:] = raw["action_mask"]
+
+
+def one_hot_encoder(raw: Any, obs_row: np.ndarray, mask_row: np.ndarray) -> None:
+    """``Discrete`` observations (rps): a one-hot vector, so networks see categories, not magnitudes."""
+    obs_row[:] = 0.0
+    obs_row[int(raw)] = 1.0
+
+
+def box_encoder(raw: np.ndarray, obs_row: np.ndarray, mask_row: np.ndarray) -> None:
+    """``Box`` observations: flattened as they are."""
+    obs_row[:] = np.asarray(raw).reshape(-1)
+
+
+@dataclass(frozen=True, eq=False)
+class Game:
+    """A registered game. Build one with ``envs.make(name, **kwargs)``.
+
+    ``env_fn`` returns a fresh *raw* PettingZoo env (no order-enforcing or illegal-move
+    wrappers: the self-play env checks legality itself, which is measurably faster).
+    ``symmetric`` says seats are interchangeable, so evaluation may rotate members through them.
+    ``outcome_rule`` turns every seat's return into ranks (default: ``ranks_from_returns``).
+    """
+
+    name: str
+    seats: tuple[str, ...]
+    roles: Mapping[str, str]
+    api: Literal["aec", "parallel"]
+    symmetric: bool
+    masked: bool
+    env_fn: Callable[[], Any]
+    obs_dims: Mapping[str, int]
+    action_counts: Mapping[str, int]
+    encoder: Encoder
+    references: Mapping[str, ReferenceFactory]
+    outcome_rule: Callable[[Mapping[str, float]], dict[str, int]] = ranks_from_returns
+    obs_bounds: tuple[float, float] = (0.0, 1.0)
+    illegal_reward: float = -1.0
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    def obs_dim(self, seat: str) -> int:
+        """Length of the flattened float32 observation of ``seat``."""
+        return self.obs_dims[self.check_seat(seat)]
+
+    def n_actions(self, seat: str) -> int:
+        """Number of discrete actions of ``seat``."""
+        return self.action_counts[self.check_seat(seat)]
+
+    def new_env(self) -> Any:
+        """A fresh raw PettingZoo env (AEC or parallel, see ``api``)."""
+        return self.env_fn()
+
+    def outcome(self, returns: Mapping[str, float]) -> dict[str, int]:
+        """Ranks of all seats (1 = best, ties share a rank) from their episode returns."""
+        return self.outcome_rule(returns)
+
+    def reference(self, name: str, seat: str | None = None) -> Policy:
+        """A fresh reference opponent (``"random"`` for every game, ``"minimax"`` for some).
+
+        References act from the flattened observation and mask alone, so one serves any seat;
+        ``seat`` is only checked.
+        """
+        if seat is not None:
+            self.check_seat(seat)
+        factory = self.references.get(name)
+        if factory is None:
+            raise GameConfigError(f"game {self.name!r} has no reference opponent {name!r}; "
+                                  f"valid: {sorted(self.references)}")
+        return factory(self)
+
+    def check_seat(self, seat: str) -> str:
+        """``seat`` itself, or a ``GameConfigError`` listing the valid seats."""
+        if seat not in self.obs_dims:
+            raise GameConfigError(f"game {self.name!r} has no seat {seat!r}; seats: {list(self.seats)}")
+        return seat

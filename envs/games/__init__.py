@@ -1,0 +1,1 @@
+"""One module per supported game; each exposes ``game(**kwargs) -> envs.Game``."""
