@@ -17,7 +17,7 @@ import html
 import io
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ratings.rating import conservative
@@ -112,7 +112,7 @@ def _to_row(item: Any, index: int, extra: Mapping[str, Any]) -> LeaderboardRow:
                     raise ValueError(f"extra column {name!r} of row {index} must be a number or None, "
                                      f"got {x!r}") from None
             merged[str(name)] = x
-    return LeaderboardRow(**{**row.__dict__, "extra": merged})
+    return replace(row, extra=merged)
 
 
 def leaderboard_rows(items: Iterable[Any], *, extra: Mapping[int, Mapping[str, Any]] | None = None,
@@ -135,8 +135,7 @@ def leaderboard_rows(items: Iterable[Any], *, extra: Mapping[int, Mapping[str, A
     versions: dict[str, set[int]] = {}
     for r in rows:
         versions.setdefault(r.role, set()).add(r.version)
-    aged = [LeaderboardRow(**{**r.__dict__, "age": sum(v > r.version for v in versions[r.role])})
-            for r in rows]
+    aged = [replace(r, age=sum(v > r.version for v in versions[r.role])) for r in rows]
     return sorted(aged, key=lambda r: (order[r.role], -r.conservative, -r.version, r.id))
 
 

@@ -370,3 +370,15 @@ def test_public_surface():
         assert hasattr(ratings, name), name
     assert {"Rating", "TrueSkillSystem", "Elo", "conservative", "win_probability",
             "first_place_probability"} <= set(ratings.__all__)
+
+
+def test_ratings_imports_nothing_from_league_or_envs():
+    # A fresh interpreter: in this one, other tests may already have imported league.
+    import subprocess
+    import sys
+
+    code = ("import sys, ratings, ratings.leaderboard; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('league', 'envs')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
