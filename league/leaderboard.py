@@ -64,7 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     text = render(members, args.format, roles=roles, title=f"Leaderboard: {game}")
     if args.output is None:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader (``| head``) left early; that is its choice, not our error.  Point stdout
+            # at devnull so the interpreter's final flush does not print a traceback.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     try:
         _write_atomically(args.output, text)

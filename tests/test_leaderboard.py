@@ -286,3 +286,14 @@ def test_cli_on_an_unwritable_output_exits_2(pool_dir, tmp_path, capsys):
     assert main([str(path), "--output", str(tmp_path / "no" / "such" / "dir.md")]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "cannot write" in err
+
+
+def test_cli_piped_into_a_reader_that_quits_early_prints_no_traceback(pool_dir):
+    path, _ = pool_dir
+    proc = subprocess.Popen([sys.executable, "-m", "league.leaderboard", str(path), "-f", "html"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    proc.stdout.close()  # like `| head -c 0`: gone long before the interpreter has even started
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipeError" not in err
