@@ -8,13 +8,17 @@ from typing import Any
 
 from envs.errors import GameConfigError, UnknownGameError
 from envs.game import Game
-from envs.games import connect_four, tictactoe
+from envs.games import connect_four, kuhn_poker, rps, simple_tag, texas_holdem, tictactoe
 
 __all__ = ["make", "games", "GAMES"]
 
 GAMES: dict[str, Callable[..., Game]] = {
     "tictactoe": tictactoe.game,
     "connect_four": connect_four.game,
+    "rps": rps.game,
+    "texas_holdem": texas_holdem.game,
+    "kuhn_poker": kuhn_poker.game,
+    "simple_tag": simple_tag.game,
 }
 
 

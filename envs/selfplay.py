@@ -196,8 +196,10 @@ class _Engine:
             ranks = {s: (len(game.seats) if s == c.illegal else 1) for s in game.seats}
         else:
             ranks = game.outcome(c.returns)
+        ranks = {s: int(r) for s, r in ranks.items()}  # plain ints/floats: outcomes get logged as JSON
         seating = {s: (self.learner_id if s == learner else c.seating[s]) for s in game.seats}
-        self.outcomes.append((i, Outcome(seating, ranks, dict(c.returns), learner, c.length, c.illegal)))
+        returns = {s: float(v) for s, v in c.returns.items()}
+        self.outcomes.append((i, Outcome(seating, ranks, returns, learner, c.length, c.illegal)))
         decisionless = c.first_turn
         if not decisionless and not self.ended[i]:
             self.ended[i] = True
@@ -234,6 +236,9 @@ class _Engine:
         else:
             rng = self.act_rng if self.act_rng is not None else rngs[0]
             actions = np.asarray(policy.act(obs, mask, rng), dtype=np.int64).reshape(-1)
+        if actions.shape != (len(obs),):
+            raise IllegalActionError(f"opponent policy {type(policy).__name__} returned actions of shape "
+                                     f"{actions.shape} for a batch of {len(obs)} observations")
         if mask is not None and not mask[np.arange(len(actions)), actions].all():
             bad = int(np.flatnonzero(~mask[np.arange(len(actions)), actions])[0])
             raise IllegalActionError(f"opponent policy {type(policy).__name__} chose masked action "
