@@ -1,4 +1,4 @@
-"""``python -m league.leaderboard POOL_DIR [--format md|csv|json|html] [--output FILE]``.
+"""``python -m league.leaderboard POOL_DIR [--format md|csv|json|html] [--output FILE] [--elo]``.
 
 Opens the pool read-only (safe while a league is writing it) and renders every member, grouped
 by role, best conservative rating first.  Errors about the pool or the output file print one
@@ -16,7 +16,9 @@ from typing import Sequence
 
 from league.errors import LeagueError
 from league.pool import Pool
+from ratings.elo import Elo
 from ratings.leaderboard import FORMATS, render
+from ratings.replay import replay_elo
 
 __all__ = ["main", "build_parser"]
 
@@ -33,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output format (default: md)")
     parser.add_argument("--output", "-o", metavar="FILE", type=Path, default=None,
                         help="write here instead of standard output")
+    parser.add_argument("--elo", action="store_true",
+                        help="add an 'elo' column: Elo (K=32, from 1500) recomputed from the match log, "
+                             "for comparison with the literature")
     return parser
 
 
@@ -59,10 +64,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             members = pool.members()
             roles = list(pool.roles)
             game = pool.game
+            matches = pool.matches() if args.elo else []
     except LeagueError as e:
         print(f"{_PROG}: error: {e}", file=sys.stderr)
         return 2
-    text = render(members, args.format, roles=roles, title=f"Leaderboard: {game}")
+    extra = None
+    if args.elo:
+        elo = Elo()
+        ratings = replay_elo(matches, elo, initial={m.id: elo.initial for m in members})
+        extra = {m.id: {"elo": ratings[m.id]} for m in members}
+    text = render(members, args.format, roles=roles, extra=extra, title=f"Leaderboard: {game}")
     if args.output is None:
         try:
             sys.stdout.write(text)

@@ -7,6 +7,7 @@ from ratings.elo import Elo
 from ratings.leaderboard import LeaderboardRow, leaderboard_rows
 from ratings.leaderboard import render as render_leaderboard
 from ratings.rating import Rating, conservative
+from ratings.replay import replay_elo, replay_trueskill
 from ratings.trueskill_system import TrueSkillSystem
 from ratings.winprob import first_place_probability, win_probability
 
@@ -19,5 +20,7 @@ __all__ = [
     "first_place_probability",
     "leaderboard_rows",
     "render_leaderboard",
+    "replay_elo",
+    "replay_trueskill",
     "win_probability",
 ]

@@ -184,8 +184,6 @@ def pool_module():
 @pytest.fixture
 def pool_dir(tmp_path, pool_module):
     """A small real pool: two roles, four members, ratings changed through record_match."""
-    import torch
-
     from league.policies import build_network, mlp_spec
     from ratings import Rating, TrueSkillSystem
 
@@ -207,7 +205,6 @@ def pool_dir(tmp_path, pool_module):
             ratings[first.id], ratings[second.id] = new
             pool.record_match(["player_0", "player_1"], [first.id, second.id], ranks,
                               [(r.mu, r.sigma) for r in new])
-        del torch
     return path, ratings
 
 
@@ -297,3 +294,34 @@ def test_cli_piped_into_a_reader_that_quits_early_prints_no_traceback(pool_dir):
     proc.stderr.close()
     assert proc.wait(timeout=120) == 0
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_the_match_log_reproduces_the_pools_ratings(pool_dir, pool_module):
+    from ratings import Rating, TrueSkillSystem, replay_trueskill
+
+    path, ratings = pool_dir
+    with pool_module.Pool.open(path, mode="r") as pool:
+        members = pool.members()
+        replayed = replay_trueskill(pool.matches(), TrueSkillSystem(),
+                                    initial={m.id: Rating(pool.initial_mu, pool.initial_sigma) for m in members})
+    assert replayed == ratings
+    assert {m.id: Rating(m.mu, m.sigma) for m in members} == ratings
+
+
+def test_cli_elo_column_is_recomputed_from_the_match_log(pool_dir, capsys):
+    from league.leaderboard import main
+    from ratings import Elo
+
+    path, _ = pool_dir
+    assert main([str(path), "--format", "json", "--elo"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["columns"][-1] == "elo"
+    elo = {r["id"]: r["elo"] for r in data["rows"]}
+    # The fixture's log, replayed by hand: (winner, loser) in order.
+    e = {i: 1500.0 for i in range(4)}
+    for w, l in [(2, 1), (2, 3), (0, 1), (2, 1), (3, 0)]:
+        e[w], e[l] = Elo().rate([e[w], e[l]], [1, 2])
+    assert elo == pytest.approx(e)
+    assert sum(elo.values()) == pytest.approx(6000.0)
+    assert main([str(path), "--elo"]) == 0
+    assert "| elo |" in capsys.readouterr().out

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ratings
-from ratings import Elo, Rating, TrueSkillSystem, conservative, first_place_probability, win_probability
+from ratings import (Elo, Rating, TrueSkillSystem, conservative, first_place_probability, replay_elo,
+                     replay_trueskill, win_probability)
 from ratings.winprob import _first_place_by_quadrature
 
 DEFAULT_TAU = 25.0 / 300.0  # trueskill's own default; the published examples were computed with it
@@ -368,8 +369,9 @@ def test_elo_bad_input(call, message):
 def test_public_surface():
     for name in ratings.__all__:
         assert hasattr(ratings, name), name
-    assert {"Rating", "TrueSkillSystem", "Elo", "conservative", "win_probability",
-            "first_place_probability"} <= set(ratings.__all__)
+    assert {"Rating", "TrueSkillSystem", "Elo", "conservative", "win_probability", "first_place_probability",
+            "replay_trueskill", "replay_elo", "LeaderboardRow", "leaderboard_rows",
+            "render_leaderboard"} <= set(ratings.__all__)
 
 
 def test_ratings_imports_nothing_from_league_or_envs():
@@ -382,3 +384,50 @@ def test_ratings_imports_nothing_from_league_or_envs():
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- replaying a match log -------------------------------------------------------------------------
+
+LOG = [
+    {"member_ids": [0, 1], "ranks": [1, 2]},
+    {"member_ids": [2, 0, 1], "ranks": [2, 1, 2]},
+    {"member_ids": [1, 2], "ranks": [1, 1]},
+]
+
+
+def test_replay_trueskill_applies_matches_in_order():
+    system = TrueSkillSystem()
+    new = system.new_rating()
+    r0, r1 = system.rate_seats([new, new], [1, 2])
+    r2, r0, r1 = system.rate_seats([new, r0, r1], [2, 1, 2])
+    r1, r2 = system.rate_seats([r1, r2], [1, 1])
+    assert replay_trueskill(LOG, system) == {0: r0, 1: r1, 2: r2}
+    # Players given an initial rating start from it, and stay in the result if they never play.
+    start = {0: Rating(30.0, 2.0), 9: Rating(10.0, 1.0)}
+    out = replay_trueskill(LOG[:1], system, initial=start)
+    assert out[9] == Rating(10.0, 1.0)
+    assert [out[0], out[1]] == system.rate_seats([Rating(30.0, 2.0), new], [1, 2])
+
+
+def test_replay_elo_applies_matches_in_order():
+    elo = Elo()
+    a, b = elo.rate([1500, 1500], [1, 2])
+    c, a, b = elo.rate([1500, a, b], [2, 1, 2])
+    b, c = elo.rate([b, c], [1, 1])
+    assert replay_elo(LOG, elo) == {0: a, 1: b, 2: c}
+
+
+def test_replay_of_a_member_seated_twice_keeps_its_last_seat():
+    system = TrueSkillSystem()
+    new = system.new_rating()
+    assert replay_trueskill([{"member_ids": [5, 5], "ranks": [1, 2]}], system) == \
+        {5: system.rate_seats([new, new], [1, 2])[1]}
+
+
+def test_replay_reports_the_bad_match():
+    with pytest.raises(ValueError, match="match 1 has 2 member_ids but 1 ranks"):
+        replay_elo([LOG[0], {"member_ids": [0, 1], "ranks": [1]}], Elo())
+    with pytest.raises(ValueError, match="match 0 has no member_ids"):
+        replay_trueskill([{"ids": [0, 1]}], TrueSkillSystem())
+    with pytest.raises(ValueError, match=r"match 0: ranks\[1\] must be a finite number"):
+        replay_trueskill([{"member_ids": [0, 1], "ranks": [1, "x"]}], TrueSkillSystem())
