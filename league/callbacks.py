@@ -31,6 +31,7 @@ __all__ = [
     "TrainEvent",
     "Callback",
     "EvalCallback",
+    "play_episodes",
     "BestCheckpoint",
     "CSVLogger",
     "TensorBoardLogger",
@@ -95,8 +96,7 @@ class EvalCallback:
     evaluations see the same opponent randomness and differ only by the policy.
 
     Episodes are spread evenly over the env copies and each copy counts only its
-    first episodes, so short episodes are not over-represented (stopping at the
-    first ``episodes`` finishes would favour quick losses or quick wins).
+    first episodes (see :func:`play_episodes`).
     """
 
     def __init__(self, env: VecEnv, *, episodes: int = 100, every: int = 10_000, greedy: bool = True,
@@ -117,41 +117,67 @@ class EvalCallback:
         self.at_end = at_end
         """Also evaluate the final weights when the last scheduled evaluation was earlier."""
 
+    @classmethod
+    def vs_reference(cls, game: Any, learner_seat: str, reference: str = "random", *, n_envs: int = 10,
+                     **kwargs: Any) -> EvalCallback:
+        """An evaluation against the game's reference opponent ``reference`` in every other seat."""
+        from envs import ReferenceOpponents, SelfPlayVecEnv
+
+        seed = int(kwargs.get("seed", 12345))
+        env = SelfPlayVecEnv(game, learner_seat, ReferenceOpponents(game, reference), n_envs, seed=seed)
+        return cls(env, **kwargs)
+
     def evaluate(self, net: ActorCritic, step: int = 0) -> Evaluation:
         """Play the episodes with ``net`` and summarise them."""
-        env, n = self.env, self.env.num_envs
-        quota = np.full(n, self.episodes // n)
-        quota[: self.episodes % n] += 1
-        finished = np.zeros(n, dtype=np.int64)
-        results: list[int] = []
-        returns: list[float] = []
         device = next(net.parameters()).device
         gen = torch.Generator().manual_seed(self.seed)
+        greedy = self.greedy
+
+        def act(obs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+            logits = net.actor(torch.as_tensor(obs, dtype=torch.float32).to(device)).cpu()
+            m = None if mask is None else torch.as_tensor(mask, dtype=torch.bool)
+            if greedy:
+                return masked_logits(logits, m).argmax(-1).numpy()
+            return sample_actions(logits, m, gen)[0].numpy()
+
         was_training = net.training
         net.eval()
-        obs, infos = env.reset(seed=self.seed)
         try:
             with torch.inference_mode():
-                while (finished < quota).any():
-                    logits = net.actor(torch.as_tensor(np.asarray(obs, dtype=np.float32)).to(device)).cpu()
-                    mask = infos.get("action_mask")
-                    mask = None if mask is None else torch.as_tensor(np.asarray(mask, dtype=bool))
-                    if self.greedy:
-                        actions = masked_logits(logits, mask).argmax(-1)
-                    else:
-                        actions, _ = sample_actions(logits, mask, gen)
-                    obs, _, _, _, infos = env.step(actions.numpy())
-                    for i, outcome in infos.get("outcomes", ()):
-                        if finished[i] < quota[i]:
-                            finished[i] += 1
-                            results.append(learner_result(outcome))
-                            returns.append(float(outcome.returns[outcome.learner_seat]))
+                return play_episodes(self.env, act, self.episodes, seed=self.seed, step=step)
         finally:
             net.train(was_training)
-        res = np.asarray(results)
-        return Evaluation(step=int(step), episodes=len(results), win_rate=float(np.mean(res > 0)),
-                          draw_rate=float(np.mean(res == 0)), loss_rate=float(np.mean(res < 0)),
-                          mean_return=float(np.mean(returns)))
+
+
+def play_episodes(env: VecEnv, act: Callable[[np.ndarray, np.ndarray | None], np.ndarray], episodes: int, *,
+                  seed: int, step: int = 0) -> Evaluation:
+    """Play ``episodes`` episodes on ``env`` with ``act(obs, mask) -> actions`` and summarise them.
+
+    Any policy can be measured this way (the benchmark runs Stable-Baselines3 models through
+    it too).  ``env`` is reset with ``seed`` first, so the same policy gets the same result.
+    Episodes are spread evenly over the env copies and each copy counts only its first
+    ones: stopping at the first ``episodes`` finishes would over-represent short episodes.
+    """
+    n = env.num_envs
+    quota = np.full(n, episodes // n)
+    quota[: episodes % n] += 1
+    finished = np.zeros(n, dtype=np.int64)
+    results: list[int] = []
+    returns: list[float] = []
+    obs, infos = env.reset(seed=seed)
+    while (finished < quota).any():
+        mask = infos.get("action_mask")
+        actions = act(np.asarray(obs, dtype=np.float32), None if mask is None else np.asarray(mask, dtype=bool))
+        obs, _, _, _, infos = env.step(np.asarray(actions))
+        for i, outcome in infos.get("outcomes", ()):
+            if finished[i] < quota[i]:
+                finished[i] += 1
+                results.append(learner_result(outcome))
+                returns.append(float(outcome.returns[outcome.learner_seat]))
+    res = np.asarray(results)
+    return Evaluation(step=int(step), episodes=len(results), win_rate=float(np.mean(res > 0)),
+                      draw_rate=float(np.mean(res == 0)), loss_rate=float(np.mean(res < 0)),
+                      mean_return=float(np.mean(returns)))
 
 
 class BestCheckpoint:

@@ -348,6 +348,9 @@ class PPO:
 
         # -- rollout ------------------------------------------------------------------------
         stats = _EpisodeStats()
+        new_rollout_hook = getattr(self.env, "new_rollout", None)
+        if new_rollout_hook is not None:
+            new_rollout_hook()  # the redraw point of envs built with redraw="rollout"
         net.eval()
         with torch.inference_mode():
             for t in range(cfg.n_steps):

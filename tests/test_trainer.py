@@ -252,3 +252,48 @@ def test_hparams_are_a_function_of_the_seed_and_json_able():
 def test_bad_ranges_name_the_field(kwargs, name):
     with pytest.raises(ConfigError, match=rf"HParamRanges\.{name} = "):
         HParamRanges(**kwargs)
+
+
+# -- on the real self-play env ---------------------------------------------------------------------
+
+envs = pytest.importorskip("envs")
+
+
+def _tictactoe_run(seed: int) -> TrainResult:
+    game = envs.make("tictactoe")
+    config = PPOConfig(n_envs=4, n_steps=64, epochs=2, minibatches=2, hidden=(32, 32), seed=seed)
+    env = envs.SelfPlayVecEnv(game, "player_1", envs.ReferenceOpponents(game, "random"), 4, seed=seed)
+    evaluation = EvalCallback.vs_reference(game, "player_1", episodes=20, n_envs=4, every=512, greedy=False)
+    return train(env, config, stop=StopRules(max_steps=2048), evaluation=evaluation, progress=False)
+
+
+def test_same_seed_gives_identical_weights_on_cpu():
+    a, b, c = _tictactoe_run(3), _tictactoe_run(3), _tictactoe_run(4)
+    assert same(a.last_weights, b.last_weights) and same(a.best_weights, b.best_weights)
+    assert a.evaluations == b.evaluations
+    assert not same(a.last_weights, c.last_weights)
+
+
+def test_evaluation_plays_exactly_the_requested_episodes_and_is_repeatable():
+    game = envs.make("tictactoe")
+    net = build_network(mlp_spec(game.obs_dim("player_1"), game.n_actions("player_1"), (16,)))
+    for greedy in (True, False):
+        evaluation = EvalCallback.vs_reference(game, "player_1", episodes=37, n_envs=5, greedy=greedy)
+        first = evaluation.evaluate(net, step=7)
+        assert first.episodes == 37 and first.step == 7
+        assert first.win_rate + first.draw_rate + first.loss_rate == pytest.approx(1.0)
+        assert -1.0 <= first.mean_return <= 1.0
+        assert evaluation.evaluate(net, step=7) == first  # the same seed, the same games
+
+
+def test_evaluation_tells_perfect_play_from_random_play():
+    # play_episodes takes any act(obs, mask) function: perfect play never loses as first player.
+    game = envs.make("tictactoe")
+    env = envs.SelfPlayVecEnv(game, "player_1", envs.ReferenceOpponents(game, "random"), 8, seed=0)
+    from league.callbacks import play_episodes
+    minimax = game.reference("minimax", "player_1")
+    rng = np.random.default_rng(0)
+    strong = play_episodes(env, lambda o, m: minimax.act(o, m, rng), 200, seed=0)
+    weak = play_episodes(env, lambda o, m: envs.UniformRandomPolicy(9).act(o, m, rng), 200, seed=0)
+    assert strong.loss_rate == 0.0 and strong.win_rate > 0.9
+    assert weak.score < strong.score
