@@ -146,13 +146,24 @@ class Snapshot:
 def _fapl() -> h5py.h5p.PropFAID:
     plist = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
     plist.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    # HDF5's own file lock would stop the writer from opening while any reader has the file
+    # open; the pool's writer.lock already guarantees the single writer.
+    plist.set_file_locking(False, True)
     return plist
 
 
 def open_reader(path: Path) -> h5py.File:
     """Open for SWMR reading; works while a writer appends, and on a file a dead writer left."""
     try:
-        return h5py.File(path, "r", libver="latest", swmr=True)
+        # A SWMR open skips HDF5's end-of-file check (the file may be growing), so a truncated
+        # file would open.  A plain read-only open checks it; it fails on a file that a live or
+        # dead writer has open, and then there is nothing to compare against anyway.
+        try:
+            h5py.File(path, "r", libver="latest", locking=False).close()
+        except OSError as exc:
+            if "already open for write" not in str(exc):
+                raise
+        return h5py.File(path, "r", libver="latest", swmr=True, locking=False)
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as exc:
