@@ -57,7 +57,10 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 ok, 2 bad pool, bad output path or usage)."""
+    """Run the command and return its exit status: 0 ok, 2 unreadable pool or unwritable output.
+
+    Usage errors (and ``--help``) leave through argparse's ``SystemExit`` (status 2, resp. 0).
+    """
     args = build_parser().parse_args(argv)
     try:
         with Pool.open(args.pool, mode="r") as pool:

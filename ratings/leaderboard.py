@@ -170,15 +170,10 @@ def _display(column: str, x: Any) -> str:
     return str(x)
 
 
-def _prepare(items: Iterable[Any], extra: Mapping[int, Mapping[str, Any]] | None,
-             roles: Sequence[str] | None) -> list[LeaderboardRow]:
-    return leaderboard_rows(items, extra=extra, roles=roles)
-
-
 def to_markdown(items: Iterable[Any], *, extra: Mapping[int, Mapping[str, Any]] | None = None,
                 roles: Sequence[str] | None = None, title: str = "Leaderboard") -> str:
     """One Markdown table per role under a ``##`` heading."""
-    rows = _prepare(items, extra, roles)
+    rows = leaderboard_rows(items, extra=extra, roles=roles)
     columns = _columns(rows)
     out = [f"# {title}", ""]
     if not rows:
@@ -204,19 +199,23 @@ def to_csv(items: Iterable[Any], *, extra: Mapping[int, Mapping[str, Any]] | Non
 
     ``title`` is accepted for a uniform signature; CSV has no place for it.
     """
-    rows = _prepare(items, extra, roles)
+    rows = leaderboard_rows(items, extra=extra, roles=roles)
     columns = _columns(rows)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for r in rows:
-        cells = []
-        for c in columns:
-            x = r.value(c)
-            cells.append("" if x is None else ("true" if x else "false") if isinstance(x, bool) else repr(x)
-                         if isinstance(x, float) else str(x))
-        writer.writerow(cells)
+        writer.writerow([_csv_cell(r.value(c)) for c in columns])
     return buf.getvalue()
+
+
+def _csv_cell(x: Any) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    # repr round-trips a float exactly; str of a numpy scalar might not.
+    return repr(float(x)) if isinstance(x, float) else str(x)
 
 
 def to_json(items: Iterable[Any], *, extra: Mapping[int, Mapping[str, Any]] | None = None,
@@ -225,7 +224,7 @@ def to_json(items: Iterable[Any], *, extra: Mapping[int, Mapping[str, Any]] | No
 
     Non-finite numbers become ``null`` so that every JSON parser accepts the output.
     """
-    rows = _prepare(items, extra, roles)
+    rows = leaderboard_rows(items, extra=extra, roles=roles)
     columns = _columns(rows)
 
     def clean(x: Any) -> Any:
@@ -293,7 +292,7 @@ img { max-width: 100%; }
 def to_html(items: Iterable[Any], *, extra: Mapping[int, Mapping[str, Any]] | None = None,
             roles: Sequence[str] | None = None, title: str = "Leaderboard") -> str:
     """A standalone page: per role, a rating-vs-version plot (inline PNG) and the table."""
-    rows = _prepare(items, extra, roles)
+    rows = leaderboard_rows(items, extra=extra, roles=roles)
     columns = _columns(rows)
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
