@@ -74,6 +74,17 @@ def test_2v2_equals_direct_trueskill(kw):
         assert as_tuples(ours) == direct(env, teams, ranks)
 
 
+def test_match_quality_equals_direct_trueskill():
+    system = TrueSkillSystem()
+    env = trueskill.TrueSkill(tau=0.0)
+    teams = [[(25.0, 8.0), (30.0, 3.0)], [(27.0, 5.0), (26.0, 2.0)]]
+    expected = env.quality([tuple(trueskill.Rating(*p) for p in t) for t in teams])
+    assert system.quality([[Rating(*p) for p in t] for t in teams]) == expected
+    assert system.quality([[Rating(25, 1)], [Rating(25, 1)]]) > system.quality([[Rating(25, 1)], [Rating(40, 1)]])
+    with pytest.raises(ValueError, match="at least 2 non-empty teams"):
+        system.quality([[Rating(25, 1)], []])
+
+
 def test_default_settings_are_trueskills_with_frozen_checkpoints():
     system = TrueSkillSystem()
     assert (system.mu, system.sigma, system.beta, system.tau, system.draw_probability) == \
