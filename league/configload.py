@@ -60,7 +60,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
+        # TOML has no null: the string "none" stands for None in files and overrides.
+        if type(None) in args and (value is None or (isinstance(value, str) and value.lower() == "none")):
             return None
         errors = []
         for arg in args:
@@ -89,7 +90,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if origin is tuple and args:
             if len(args) != len(value):
                 raise ConfigError(f"config key {key!r} = {value!r}: expected {len(args)} items")
-            return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(args, value)))
+            return tuple(_coerce(v, a, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
         items = [_coerce(v, args[0], f"{key}[{i}]") if args else v for i, v in enumerate(value)]
         return tuple(items) if origin is tuple or tp is tuple else items
     if origin in (dict, Mapping) or tp is dict:
@@ -139,20 +140,15 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, prefix: str = "") -> T:
 
 
 def to_dict(obj: Any) -> Any:
-    """A dataclass config as plain TOML-able values (tuples become lists, None is dropped)."""
+    """A dataclass config as plain TOML-able values (tuples become lists, None becomes "none")."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {}
-        for f in dataclasses.fields(obj):
-            if not f.init:
-                continue
-            value = to_dict(getattr(obj, f.name))
-            if value is not None:
-                out[f.name] = value
-        return out
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+    if obj is None:
+        return "none"
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     if isinstance(obj, Mapping):
-        return {str(k): to_dict(v) for k, v in obj.items() if v is not None}
+        return {str(k): to_dict(v) for k, v in obj.items()}
     return obj
 
 

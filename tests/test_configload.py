@@ -70,3 +70,23 @@ def test_malformed_overrides(item):
 
 def test_field_docs_are_read_from_the_source():
     assert field_docs(Inner) == {"lr": "learning rate", "hidden": "hidden layer sizes"}
+
+
+def test_none_survives_a_round_trip_as_the_string_none():
+    cfg = from_dict(Outer, {"budget": "none"})
+    assert cfg.budget is None
+    cfg = from_dict(Outer, {"budget": 3.0})
+    text = dump_toml(to_dict(dataclasses.replace(cfg, budget=None)))
+    assert 'budget = "none"' in text
+    assert from_dict(Outer, tomllib.loads(text)).budget is None
+
+
+def test_fixed_length_tuples_are_coerced_item_by_item():
+    @dataclasses.dataclass
+    class Ranges:
+        lr: tuple[float, float] = (1e-4, 1e-3)
+        """range"""
+
+    assert from_dict(Ranges, {"lr": [1, 2e-3]}).lr == (1.0, 2e-3)
+    with pytest.raises(ConfigError, match="expected 2 items"):
+        from_dict(Ranges, {"lr": [1.0]})

@@ -1,0 +1,77 @@
+"""The ``envs`` opponent-source protocol implemented on top of the pool and a sampler.
+
+The self-play env asks, at each redraw point, for a member id per NPC seat
+(``pick``) and for the policy of a member (``load``; the env caches it).  Here a
+seat's candidates are the active members of the role bound to that seat, and a
+sampling scheme (``league.sampling``) weighs them by the learner's estimated
+chance of beating each.  The candidate lists are a snapshot taken when the
+source is built: the pool only changes between training turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from envs.opponents import MemberId, Policy
+from league.errors import UnknownMemberError
+from league.policies import build_policy
+from league.pool import Member, Pool
+
+__all__ = ["PoolOpponents", "MemberLoader"]
+
+Weigher = Callable[[Sequence[Member]], np.ndarray]
+"""The sampling distribution over one seat's candidates (a scheme bound to the learner's rating)."""
+
+
+class MemberLoader:
+    """Builds NPC policies from pool members: spec + weights -> policy."""
+
+    def __init__(self, pool: Pool):
+        self.pool = pool
+
+    def __call__(self, member_id: MemberId) -> Policy:
+        if not isinstance(member_id, (int, np.integer)):
+            raise UnknownMemberError(f"{member_id!r} is not a pool member id (an integer)")
+        member = self.pool.member(int(member_id))
+        weights = None if member.spec.get("kind") == "random" else self.pool.weights(member.id)
+        return build_policy(member.spec, weights)
+
+
+class PoolOpponents:
+    """Opponents for every NPC seat, drawn from the active members of the seat's role.
+
+    ``weigh`` gives the sampling distribution over one role's candidates; it is
+    computed once per role when the source is built (ratings do not move during a
+    training turn), so a redraw costs one generator call per seat.
+    """
+
+    def __init__(self, pool: Pool, roles: Mapping[str, str], weigh: Weigher, *,
+                 candidates: Mapping[str, Sequence[Member]] | None = None):
+        self.roles = dict(roles)
+        self._load = MemberLoader(pool)
+        if candidates is None:
+            candidates = {role: pool.active(role) for role in set(self.roles.values())}
+        self.candidates = {role: list(ms) for role, ms in candidates.items()}
+        self.probs = {role: np.asarray(weigh(ms), dtype=float) for role, ms in self.candidates.items() if ms}
+
+    def pick(self, seats: Sequence[str], rng: np.random.Generator) -> dict[str, MemberId]:
+        seating: dict[str, MemberId] = {}
+        for seat in seats:
+            pool_of_role = self.candidates.get(self.roles[seat], [])
+            if not pool_of_role:
+                raise UnknownMemberError(f"no active member of role {self.roles[seat]!r} to seat in {seat!r}")
+            k = int(rng.choice(len(pool_of_role), p=self.probs[self.roles[seat]]))
+            seating[seat] = pool_of_role[k].id
+        return seating
+
+    def load(self, member_id: MemberId) -> Policy:
+        return self._load(member_id)
+
+
+def describe(member: Member) -> dict[str, Any]:
+    """A short JSON-able description of a member for logs."""
+    return {"id": member.id, "role": member.role, "version": member.version,
+            "mu": round(member.mu, 3), "sigma": round(member.sigma, 3)}

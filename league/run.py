@@ -1,0 +1,118 @@
+"""``python -m league.run``: run (or resume) a league and write its leaderboard.
+
+    python -m league.run                                   # the default scenario
+    python -m league.run --config configs/tictactoe.toml --out runs/ttt
+    python -m league.run --out runs/ttt rotations=4 training.max_steps=50000
+    python -m league.run --resume runs/ttt                 # after a crash or kill
+
+The output directory holds ``pool/`` (the league), ``config.toml`` (the resolved
+config), ``metrics.csv`` (one row per PPO update) and ``leaderboard.md`` /
+``leaderboard.html`` (with plots).  Errors a user can fix (a bad config key, an
+unknown game, a corrupt pool) are one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from envs.errors import GameError
+from league.configload import dump_toml
+from league.errors import ConfigError, LeagueError
+
+__all__ = ["main"]
+
+DEFAULT_OUT = "league-out"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m league.run",
+        description="Train a league of self-play policies on a PettingZoo game.",
+        epilog="Overrides are key=value pairs on the config, e.g. rotations=3 game.name=tictactoe "
+               "training.max_steps=50000 sampling.scheme=uniform. See --help-config for every key.")
+    p.add_argument("--config", help="TOML config file (default: the built-in scenario)")
+    p.add_argument("--out", help=f"output directory (default: ./{DEFAULT_OUT}, or a new run-* name if taken)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last committed state")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--help-config", action="store_true", help="list every config key with its default and exit")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    return p
+
+
+def _fresh_out(arg: str | None) -> Path:
+    if arg is not None:
+        out = Path(arg)
+        if (out / "pool").exists():
+            raise ConfigError(f"{out} already holds a league; continue it with --resume {out} "
+                              "or choose another --out")
+        return out
+    out = Path(DEFAULT_OUT)
+    if (out / "pool").exists():
+        out = Path(f"{DEFAULT_OUT}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except (LeagueError, GameError) as exc:
+        print(f"league.run: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("league.run: interrupted; continue with --resume", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
+    # Imported here so that --help answers without loading torch.
+    from league.config import describe_config, load_config
+    from league.report import write_report
+
+    if args.help_config:
+        print("\n".join(describe_config()))
+        return 0
+    if args.resume:
+        out = Path(args.resume)
+        saved = out / "config.toml"
+        if not saved.exists():
+            raise ConfigError(f"{out} is not a league run directory (no config.toml); "
+                              "start a run with --out instead")
+        if args.config:
+            raise ConfigError("--resume uses the run's own config.toml; drop --config (overrides still apply)")
+        config = load_config(saved, args.overrides)
+    else:
+        config = load_config(args.config, args.overrides)
+        out = _fresh_out(args.out)
+    if args.quiet:
+        config.report.progress = False
+
+    from league.orchestrator import League
+
+    out.mkdir(parents=True, exist_ok=True)
+    log = open(os.devnull, "w") if args.quiet else sys.stderr
+    started = time.monotonic()
+    league = League(config, out, resume=bool(args.resume), log=log)
+    try:
+        if not args.resume:
+            # Written after the pool exists, so a directory with config.toml always has a pool.
+            (out / "config.toml").write_text(dump_toml(config.to_dict()))
+        print(f"league: {config.game.name} with roles {league.roles}; output in {out}", file=log)
+        summary = league.run()
+        board = write_report(league, out)
+    finally:
+        league.close()
+    print(board)
+    print(f"\nleague: {summary['turns_done']}/{summary['turns']} turns, {summary['steps']} learner steps, "
+          f"{time.monotonic() - started:.0f} s this session ({summary['elapsed']:.0f} s in all); "
+          f"leaderboard in {out / 'leaderboard.md'} and {out / 'leaderboard.html'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
