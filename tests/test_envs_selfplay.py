@@ -312,8 +312,19 @@ def test_vectorized_autoreset_returns_first_obs_and_final_obs():
     obs, r, term, trunc, info = vec.step(np.array([2]))
     assert term[0] and r[0] == 1.0 and not trunc[0]
     assert obs[0].sum() == 0 and info["action_mask"][0].all()  # a fresh board: learner moves first
-    assert info["final_obs"][0].reshape(9, 2)[:, 0].sum() == 3  # the winning board
+    np.testing.assert_array_equal(info["final_obs"], obs)  # terminated: nothing to bootstrap from
     assert [i for i, _ in info["outcomes"]] == [0]
+
+
+def test_vectorized_final_obs_of_a_truncated_episode_is_its_last_observation():
+    game = envs.make("rps", max_cycles=2)
+    vec = SelfPlayVecEnv(game, "player_0", FixedOpponents({"player_1": Scripted([2, 1, 0, 0])}), 1, seed=0)
+    vec.reset()
+    vec.step(np.array([0]))
+    obs, r, term, trunc, info = vec.step(np.array([0]))
+    assert trunc[0] and not term[0]
+    np.testing.assert_array_equal(info["final_obs"][0], [0, 1, 0, 0])  # the opponent's last move: paper
+    np.testing.assert_array_equal(obs[0], [0, 0, 0, 1])  # the next episode: no move seen yet
 
 
 def test_batched_inference_makes_one_call_per_member_per_round():
