@@ -260,7 +260,7 @@ class _Engine:
     # ---- AEC driving ------------------------------------------------------------------------
     def learner_step_aec(self, i: int, action: int) -> None:
         c = self.copies[i]
-        if self.game.masked and not (0 <= action < self.n_actions and self.mask[i, action]):
+        if not (0 <= action < self.n_actions and self.mask[i, action]):
             c.illegal = self.learner
             c.returns[self.learner] += self.game.illegal_reward
             c.length += 1
@@ -381,13 +381,22 @@ class _Engine:
                 self.learner_step_aec(i, int(a))
             self._advance_aec(list(range(len(acts))))
         else:
+            pending = []
             for i, a in enumerate(acts):
                 c = self.copies[i]
                 if c.idle:
                     raise GameConfigError("step() after the episode ended: call reset() first")
                 c.action = int(a)
                 c.length += 1
-            self._advance_parallel(list(range(len(acts))))
+                if 0 <= c.action < self.n_actions:
+                    pending.append(i)
+                    continue
+                c.illegal = self.learner  # out of the action space: lost, as in the AEC case
+                c.returns[self.learner] += self.game.illegal_reward
+                self._finish(i)
+                if not c.idle:
+                    self._learner_turn(i, c.raw[self.learner])
+            self._advance_parallel(pending)
 
 
 def _space_of(game: Game, seat: str) -> tuple[gym.spaces.Box, gym.spaces.Discrete]:

@@ -235,3 +235,30 @@ def test_connect_four_minimax_takes_a_win_and_blocks_a_threat():
     board[5, 0:2, 0] = 1
     board[4, 0, 0] = 1
     assert minimax.probs(board.reshape(1, -1), mask)[0, 6] == 1.0  # the only move that doesn't lose
+
+
+class _FoldOrCheck:
+    """Hold'em NPC: folds whenever it may, else checks (3) or calls (0)."""
+
+    def probs(self, obs, mask):
+        out = np.zeros(mask.shape)
+        for b, m in enumerate(mask):
+            out[b, 2 if m[2] else 3 if m[3] else 0] = 1.0
+        return out
+
+    def act(self, obs, mask, rng):
+        return self.probs(obs, mask).argmax(axis=1)
+
+
+def test_holdem_deals_without_a_learner_decision_are_reported_and_redealt():
+    game = envs.make("texas_holdem")
+    env = SelfPlayEnv(game, "player_0", FixedOpponents({s: _FoldOrCheck() for s in game.seats[1:]}))
+    skipped = 0
+    for seed in range(40):
+        obs, info = env.reset(seed=seed)
+        assert info["action_mask"].any()  # the learner really is to act
+        for out in info.get("outcomes", []):
+            skipped += 1
+            assert out.length == 0 and out.returns["player_0"] > 0  # everyone folded to it
+            assert out.ranks["player_0"] == 1
+    assert skipped > 0

@@ -355,3 +355,14 @@ def test_batched_inference_makes_one_call_per_member_per_round():
     assert sorted(calls) == ["m0", "m1", "m2"]
     assert all(len(sizes) == 1 for sizes in calls.values())
     assert sum(sizes[0] for sizes in calls.values()) == 30
+
+
+def test_out_of_range_learner_action_loses_in_a_parallel_game():
+    game = envs.make("rps")
+    vec = SelfPlayVecEnv(game, "player_1", ReferenceOpponents(game), 2, seed=0)
+    vec.reset()
+    obs, r, term, trunc, info = vec.step(np.array([7, 0]))
+    assert term.tolist() == [True, False] and r[0] == -1.0
+    (i, out), = info["outcomes"]
+    assert i == 0 and out.illegal == "player_1" and out.ranks == {"player_0": 1, "player_1": 2}
+    np.testing.assert_array_equal(obs[0], [0, 0, 0, 1])  # already the next episode
