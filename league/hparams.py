@@ -9,6 +9,7 @@ and into its network spec with :func:`spec_from_hparams`.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from league.errors import ConfigError
 from league.policies import _ACTIVATIONS, mlp_spec
 from league.ppo import PPOConfig
 
-__all__ = ["HParamRanges", "sample_hparams", "config_from_hparams", "spec_from_hparams"]
+__all__ = ["HParamRanges", "sample_hparams", "role_rng", "config_from_hparams", "spec_from_hparams"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ class HParamRanges:
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+
+
+def role_rng(seed: int, role: str) -> np.random.Generator:
+    """A generator for one role's draw: stable across runs and processes (no ``hash()``), and
+    independent between roles, so adding a role does not change the others' hyperparameters."""
+    return np.random.default_rng([int(seed), zlib.crc32(role.encode("utf-8"))])
 
 
 def sample_hparams(ranges: HParamRanges, rng: np.random.Generator | int) -> dict[str, Any]:

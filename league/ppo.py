@@ -278,6 +278,18 @@ def learner_result(outcome: Any) -> int:
 # The learner
 # --------------------------------------------------------------------------------------------
 
+def _adam(net: nn.Module, lr: float) -> torch.optim.Adam:
+    """Adam with eps 1e-5 (as in the PPO paper's code), fused where torch offers it.
+
+    With small networks each minibatch step is dominated by per-tensor overhead, and the
+    fused kernel updates all parameters in one call (about 15 % of an update on CPU).
+    """
+    try:
+        return torch.optim.Adam(net.parameters(), lr=lr, eps=1e-5, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # older torch, or a device without the kernel
+        return torch.optim.Adam(net.parameters(), lr=lr, eps=1e-5, foreach=True)
+
+
 @dataclass
 class _EpisodeStats:
     """Episodes that ended during the current rollout, from the env's outcomes."""
@@ -312,7 +324,7 @@ class PPO:
         self.device = resolve_device(config.device)
         self.net = make_network(env.obs_dim, env.n_actions, config, init_weights).to(self.device)
         self.spec = dict(self.net.spec)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr, eps=1e-5)
+        self.optimizer = _adam(self.net, config.lr)
         # One generator per use, all from the seed: the env's own randomness then cannot shift ours.
         self.gen = torch.Generator(device=self.device).manual_seed(config.seed)
         self.cpu_gen = torch.Generator().manual_seed(config.seed + 1)
@@ -425,7 +437,7 @@ class PPO:
                 loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
+                nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm, foreach=True)
                 self.optimizer.step()
             if cfg.target_kl is not None and float(approx_kl) > cfg.target_kl:
                 break

@@ -30,12 +30,12 @@ class TrainingProgress:
         """Advance to ``event.step`` and show the latest evaluation next to the rate."""
         if not self.enabled:
             return
-        self._bar.update(event.step - self._step)
-        self._step = event.step
         ev = event.evaluation
-        if ev is not None:
+        if ev is not None:  # before update(), which redraws the bar
             self._bar.set_postfix_str(f"eval@{ev.step}: win {ev.win_rate:.2f} draw {ev.draw_rate:.2f} "
                                       f"loss {ev.loss_rate:.2f}", refresh=False)
+        self._bar.update(event.step - self._step)
+        self._step = event.step
 
     def close(self) -> None:
         self._bar.close()

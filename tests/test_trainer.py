@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from league.callbacks import BestCheckpoint, CSVLogger, EvalCallback, Evaluation, TrainEvent, metric_loggers
 from league.errors import ConfigError
-from league.hparams import HParamRanges, config_from_hparams, sample_hparams, spec_from_hparams
+from league.hparams import HParamRanges, config_from_hparams, role_rng, sample_hparams, spec_from_hparams
 from league.policies import build_network, mlp_spec
 from league.ppo import PPOConfig
 from league.progress import TrainingProgress
@@ -243,6 +243,10 @@ def test_hparams_are_a_function_of_the_seed_and_json_able():
     assert a == sample_hparams(HParamRanges(), np.random.default_rng(5))
     assert json.loads(json.dumps(a)) == a
     assert a != sample_hparams(HParamRanges(), 6)
+    # Per role: repeatable, and different roles draw differently.
+    r0 = sample_hparams(HParamRanges(), role_rng(1, "player_0"))
+    assert r0 == sample_hparams(HParamRanges(), role_rng(1, "player_0"))
+    assert r0 != sample_hparams(HParamRanges(), role_rng(1, "player_1"))
 
 
 @pytest.mark.parametrize("kwargs, name", [
@@ -297,3 +301,19 @@ def test_evaluation_tells_perfect_play_from_random_play():
     weak = play_episodes(env, lambda o, m: envs.UniformRandomPolicy(9).act(o, m, rng), 200, seed=0)
     assert strong.loss_rate == 0.0 and strong.win_rate > 0.9
     assert weak.score < strong.score
+
+
+def test_progress_bar_shows_steps_and_the_latest_evaluation_when_asked(capsys):
+    train(GuessVecEnv(4), small_config(), stop=StopRules(max_steps=2 * BATCH),
+          evaluation=ScriptedEval([0.5, 0.75]), progress=True)
+    err = capsys.readouterr().err
+    assert "step/s" in err and "eval@" in err and "win 0." in err
+
+
+def test_tensorboard_logger_writes_when_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    from league.callbacks import TensorBoardLogger
+    logger = TensorBoardLogger(tmp_path)
+    train(GuessVecEnv(4), small_config(), stop=StopRules(max_steps=BATCH), callbacks=[logger], progress=False)
+    logger.close()
+    assert any(tmp_path.iterdir())
