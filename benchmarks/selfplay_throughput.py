@@ -66,8 +66,27 @@ def run_selfplay(game: envs.Game, members, n_envs: int, steps: int, seed: int) -
     return n_envs * steps / (time.process_time() - start)
 
 
+def observation_reader(name: str):
+    """The cheapest way we know to get (flat obs, mask) of the seat to move, per game: the board
+    list read directly for connect_four (as the self-play env does), ``observe`` for RLCard."""
+    if name == "connect_four":
+        def read(env, agent):
+            board = np.array(env.board, dtype=np.int8)
+            me = 1 if agent == "player_0" else 2
+            obs = np.empty(84, np.float32)
+            obs[0::2] = board == me
+            obs[1::2] = board == 3 - me
+            return obs, board[:7] == 0
+    else:
+        def read(env, agent):
+            raw = env.observe(agent)
+            return raw["observation"].reshape(-1), raw["action_mask"].astype(bool)
+    return read
+
+
 def run_baseline(game: envs.Game, members, n_envs: int, steps: int, seed: int) -> float:
     """N raw AEC envs, NPC decisions batched by member by hand, same-step reset."""
+    read = observation_reader(game.name)
     rng = np.random.default_rng(seed)
     learner = game.seats[0]
     raws = [game.new_env() for _ in range(n_envs)]
@@ -95,19 +114,19 @@ def run_baseline(game: envs.Game, members, n_envs: int, steps: int, seed: int) -
                         env.reset()
                         seating[i] = {s: MEMBERS[int(rng.integers(3))] for s in seating[i]}
                         continue
-                    raw = env.observe(agent)
+                    o, m = read(env, agent)
                     if agent == learner:
-                        obs[i] = raw["observation"].reshape(-1)
-                        mask[i] = raw["action_mask"]
+                        obs[i] = o
+                        mask[i] = m
                     else:
-                        groups.setdefault(seating[i][agent], []).append((i, raw))
+                        groups.setdefault(seating[i][agent], []).append((i, o, m))
                     break
             pending = []
             for member, group in groups.items():
-                o = np.stack([raw["observation"].reshape(-1) for _, raw in group]).astype(np.float32)
-                m = np.stack([raw["action_mask"] for _, raw in group]).astype(bool)
+                o = np.stack([o for _, o, _ in group]).astype(np.float32, copy=False)
+                m = np.stack([m for _, _, m in group])
                 actions = members[member].act(o, m, rng)
-                for (i, _), a in zip(group, actions.tolist()):
+                for (i, _, _), a in zip(group, actions.tolist()):
                     raws[i].step(a)
                     pending.append(i)
 

@@ -73,6 +73,9 @@ class Game:
     wrappers: the self-play env checks legality itself, which is measurably faster).
     ``symmetric`` says seats are interchangeable, so evaluation may rotate members through them.
     ``outcome_rule`` turns every seat's return into ranks (default: ``ranks_from_returns``).
+    ``observe(env, seat)``, when set, replaces ``env.observe(seat)`` (AEC games) with a cheaper
+    read of the env's state in whatever form ``encoder`` takes; it is only called for the seat
+    to move and for the learner at the end of an episode.
     """
 
     name: str
@@ -87,6 +90,7 @@ class Game:
     encoder: Encoder
     references: Mapping[str, ReferenceFactory]
     outcome_rule: Callable[[Mapping[str, float]], dict[str, int]] = ranks_from_returns
+    observe: Callable[[Any, str], Any] | None = None
     obs_bounds: tuple[float, float] = (0.0, 1.0)
     illegal_reward: float = -1.0
     config: Mapping[str, Any] = field(default_factory=dict)

@@ -44,6 +44,10 @@ __all__ = ["SelfPlayEnv", "SelfPlayVecEnv"]
 Redraw = Literal["episode", "rollout"]
 
 
+def _observe(env: Any, seat: str) -> Any:
+    return env.observe(seat)
+
+
 class _Copy:
     """The state of one env copy: its raw env, generator, seating and running episode totals."""
 
@@ -97,6 +101,7 @@ class _Engine:
         self._acts = {s: game.n_actions(s) for s in game.seats}
         self._aec = game.api == "aec"
         self._encode = game.encoder
+        self._observe = game.observe or _observe
         self.copies = [_Copy(game.new_env(), np.random.default_rng()) for _ in range(n)]
         self.act_rng: np.random.Generator | None = None  # for act()-only policies; None: copy's own
         self.obs = np.zeros((n, self.obs_dim), np.float32)
@@ -207,7 +212,7 @@ class _Engine:
             if self._aec:
                 term = c.env.terminations.get(learner, True)
                 trunc = c.env.truncations.get(learner, False)
-                raw = c.env.observe(learner) if (trunc or not self.autoreset) else None
+                raw = self._observe(c.env, learner) if (trunc or not self.autoreset) else None
             else:
                 terms, truncs = c.flags
                 term = terms.get(learner, False)
@@ -278,6 +283,7 @@ class _Engine:
         copies = self.copies
         learner = self.learner
         dims = self._dims
+        observe = self._observe
         while pending:
             groups: dict[tuple[MemberId, int], list] = {}
             for i in pending:
@@ -296,13 +302,13 @@ class _Engine:
                         env.step(None)  # a seat that left early takes its dead step
                         continue
                     if agent == learner:
-                        self._learner_turn(i, env.observe(agent))
+                        self._learner_turn(i, observe(env, agent))
                         break
                     key = (c.seating[agent], dims[agent])
                     group = groups.get(key)
                     if group is None:
                         groups[key] = group = []
-                    group.append((i, agent, env.observe(agent)))
+                    group.append((i, agent, observe(env, agent)))
                     break
             pending = []
             for group in groups.values():

@@ -262,3 +262,27 @@ def test_holdem_deals_without_a_learner_decision_are_reported_and_redealt():
             assert out.length == 0 and out.returns["player_0"] > 0  # everyone folded to it
             assert out.ranks["player_0"] == 1
     assert skipped > 0
+
+
+@pytest.mark.parametrize("name", ["tictactoe", "connect_four"])
+def test_fast_board_reads_encode_exactly_like_pettingzoo_observe(name):
+    from envs.game import dict_obs_encoder
+    game = envs.make(name)
+    env = game.new_env()
+    rng = np.random.default_rng(0)
+    checked = 0
+    for episode in range(30):
+        env.reset(seed=episode)
+        while not any(env.terminations.values()):
+            seat = env.agent_selection
+            for who in game.seats:
+                want_obs, fast_obs = np.zeros(game.obs_dim(who), np.float32), np.zeros(game.obs_dim(who), np.float32)
+                want_mask, fast_mask = np.zeros(game.n_actions(who), bool), np.zeros(game.n_actions(who), bool)
+                dict_obs_encoder(env.observe(who), want_obs, want_mask)
+                game.encoder(game.observe(env, who), fast_obs, fast_mask)
+                np.testing.assert_array_equal(fast_obs, want_obs)
+                if who == seat:  # PettingZoo masks are all-zero for the seat not to move
+                    np.testing.assert_array_equal(fast_mask, want_mask)
+                checked += 1
+            env.step(int(rng.choice(np.flatnonzero(env.observe(seat)["action_mask"]))))
+    assert checked > 300

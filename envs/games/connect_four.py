@@ -6,7 +6,7 @@ import numpy as np
 from pettingzoo.classic.connect_four import connect_four
 
 from envs.errors import GameConfigError
-from envs.game import Game, dict_obs_encoder
+from envs.game import Game
 from envs.games._common import random_reference, seat_roles
 from envs.reference import sample_from_probs
 
@@ -139,6 +139,21 @@ class ConnectFourMinimax:
         return sample_from_probs(self.probs(obs, mask), rng)
 
 
+def read_board(env: connect_four.raw_env, seat: str) -> tuple[np.ndarray, int]:
+    """The board (42 cells, row-major from the top: 0 empty, 1/2 a player's piece) and the
+    piece value of ``seat``; about 4x cheaper than ``env.observe`` and encoded the same way."""
+    return np.array(env.board, dtype=np.int8), 1 if seat == SEATS[0] else 2
+
+
+def encode_board(raw: tuple[np.ndarray, int], obs_row: np.ndarray, mask_row: np.ndarray) -> None:
+    """``read_board`` output as PettingZoo's observation planes (mover's pieces, opponent's),
+    flattened, and the legal columns (top cell empty)."""
+    board, me = raw
+    obs_row[0::2] = board == me
+    obs_row[1::2] = board == 3 - me
+    mask_row[:] = board[:COLS] == 0
+
+
 def game(roles: dict[str, str] | None = None, depth: int = 4) -> Game:
     """Connect Four: 2 symmetric seats, 84 observation features (two 6x7 planes), 7 masked actions.
 
@@ -148,6 +163,6 @@ def game(roles: dict[str, str] | None = None, depth: int = 4) -> Game:
     return Game(
         name="connect_four", seats=SEATS, roles=seat_roles(SEATS, roles), api="aec", symmetric=True,
         masked=True, env_fn=connect_four.raw_env, obs_dims=dict.fromkeys(SEATS, ROWS * COLS * 2),
-        action_counts=dict.fromkeys(SEATS, COLS), encoder=dict_obs_encoder,
+        action_counts=dict.fromkeys(SEATS, COLS), encoder=encode_board, observe=read_board,
         references={"random": random_reference, "minimax": lambda g: ConnectFourMinimax(depth)},
         config={"roles": roles, "depth": depth})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pettingzoo.classic.tictactoe import tictactoe
 
-from envs.game import Game, dict_obs_encoder
+from envs.game import Game
 from envs.games._common import random_reference, seat_roles
 from envs.reference import sample_from_probs
 
@@ -75,11 +75,26 @@ class TicTacToeMinimax:
         return sample_from_probs(self.probs(obs, mask), rng)
 
 
+def read_board(env: tictactoe.raw_env, seat: str) -> tuple[np.ndarray, int]:
+    """The 9 squares (0 empty, 1/2 a player's mark) and the mark of ``seat``; several times
+    cheaper than ``env.observe`` and encoded the same way."""
+    return np.array(env.board.squares, dtype=np.int8), 1 if seat == SEATS[0] else 2
+
+
+def encode_board(raw: tuple[np.ndarray, int], obs_row: np.ndarray, mask_row: np.ndarray) -> None:
+    """``read_board`` output as PettingZoo's observation planes (mover's marks, opponent's),
+    flattened, and the empty squares as legal moves."""
+    squares, me = raw
+    obs_row[0::2] = squares == me
+    obs_row[1::2] = squares == 3 - me
+    mask_row[:] = squares == 0
+
+
 def game(roles: dict[str, str] | None = None) -> Game:
     """Tic-tac-toe: 2 symmetric seats, 18 observation features (two 3x3 planes), 9 masked actions."""
     return Game(
         name="tictactoe", seats=SEATS, roles=seat_roles(SEATS, roles), api="aec", symmetric=True,
         masked=True, env_fn=tictactoe.raw_env, obs_dims=dict.fromkeys(SEATS, 18),
-        action_counts=dict.fromkeys(SEATS, 9), encoder=dict_obs_encoder,
+        action_counts=dict.fromkeys(SEATS, 9), encoder=encode_board, observe=read_board,
         references={"random": random_reference, "minimax": lambda g: TicTacToeMinimax()},
         config={"roles": roles})
