@@ -140,7 +140,9 @@ class _Engine:
                 raise GameConfigError(f"opponent source {type(self.source).__name__} picked no member "
                                       f"for seat(s) {missing}")
             picked.update(forced)
-            c.seating = {s: picked[s] for s in self.npc_seats}
+            # Plain ints: sources often pick with numpy, and outcomes end up in JSON logs.
+            c.seating = {s: (int(picked[s]) if isinstance(picked[s], np.integer) else picked[s])
+                         for s in self.npc_seats}
             load = self.source.load
             c.policies = {s: self.cache.get(m, load) for s, m in c.seating.items()}
             c.redraw = False
@@ -234,7 +236,7 @@ class _Engine:
 
     # ---- NPC decisions ----------------------------------------------------------------------
     def _decide(self, policy: Policy, obs: np.ndarray, mask: np.ndarray | None,
-                rngs: list[np.random.Generator]) -> np.ndarray:
+                rngs: list[np.random.Generator], n_actions: int) -> np.ndarray:
         probs = getattr(policy, "probs", None)
         if probs is not None:
             p = np.asarray(probs(obs, mask), dtype=np.float64)
@@ -246,6 +248,9 @@ class _Engine:
         if actions.shape != (len(obs),):
             raise IllegalActionError(f"opponent policy {type(policy).__name__} returned actions of shape "
                                      f"{actions.shape} for a batch of {len(obs)} observations")
+        if actions.min() < 0 or actions.max() >= n_actions:
+            raise IllegalActionError(f"opponent policy {type(policy).__name__} chose actions outside "
+                                     f"0..{n_actions - 1}: {actions.tolist()}")
         if mask is not None and not mask[np.arange(len(actions)), actions].all():
             bad = int(np.flatnonzero(~mask[np.arange(len(actions)), actions])[0])
             raise IllegalActionError(f"opponent policy {type(policy).__name__} chose masked action "
@@ -315,7 +320,7 @@ class _Engine:
                 i0, seat0, _ = group[0]
                 obs, mask = self._batch(group)
                 actions = self._decide(copies[i0].policies[seat0], obs, mask,
-                                       [copies[i].rng for i, _, _ in group])
+                                       [copies[i].rng for i, _, _ in group], self._acts[seat0])
                 for (i, _, _), a in zip(group, actions.tolist()):
                     c = copies[i]
                     env = c.env
@@ -347,7 +352,7 @@ class _Engine:
                 i0, seat0, _ = group[0]
                 obs, mask = self._batch(group)
                 actions = self._decide(copies[i0].policies[seat0], obs, mask,
-                                       [copies[i].rng for i, _, _ in group])
+                                       [copies[i].rng for i, _, _ in group], self._acts[seat0])
                 for (i, seat, _), a in zip(group, actions.tolist()):
                     joint[i][seat] = a
             again = []
@@ -474,6 +479,9 @@ class SelfPlayEnv(gym.Env):
     def action_masks(self) -> np.ndarray:
         """Legal actions of the current observation (sb3-contrib's MaskablePPO calls this)."""
         return self._last_mask
+
+    def close(self) -> None:
+        self._engine.copies[0].env.close()
 
     def new_rollout(self) -> None:
         """A redraw point for ``redraw="rollout"``: the next episode picks new opponents."""

@@ -366,3 +366,63 @@ def test_out_of_range_learner_action_loses_in_a_parallel_game():
     (i, out), = info["outcomes"]
     assert i == 0 and out.illegal == "player_1" and out.ranks == {"player_0": 1, "player_1": 2}
     np.testing.assert_array_equal(obs[0], [0, 0, 0, 1])  # already the next episode
+
+
+def test_act_only_policies_are_reproducible_for_a_seed():
+    game = envs.make("connect_four")
+
+    def run():
+        spies = {m: Recording(game.reference("random")) for m in ("a", "b")}  # act() only, no probs()
+
+        class Source:
+            def pick(self, seats, rng):
+                return {s: "ab"[int(rng.integers(2))] for s in seats}
+
+            def load(self, member_id):
+                return spies[member_id]
+
+        vec = SelfPlayVecEnv(game, "player_0", Source(), 8, seed=21)
+        obs, info = vec.reset()
+        rows = []
+        for _ in range(80):
+            obs, r, term, _, info = vec.step(np.array([learner_action(o, m) for o, m in zip(obs, info["action_mask"])]))
+            rows += [obs, r, term]
+        return rows
+
+    for a, b in zip(run(), run()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_learner_id_and_numpy_member_ids_appear_as_plain_values_in_outcomes():
+    game = envs.make("tictactoe")
+
+    class NumpyIds:
+        def pick(self, seats, rng):
+            return {s: np.int64(3) for s in seats}
+
+        def load(self, member_id):
+            return game.reference("random")
+
+    env = SelfPlayEnv(game, "player_1", NumpyIds(), learner_id=7)
+    obs, info = env.reset(seed=0)
+    done = False
+    while not done:
+        obs, _, done, _, info = env.step(int(np.flatnonzero(info["action_mask"])[0]))
+    seating = info["outcome"].seating
+    assert seating == {"player_1": 7, "player_2": 3} and type(seating["player_2"]) is int
+
+
+def test_an_npc_choosing_a_masked_action_is_an_error():
+    game = envs.make("tictactoe")
+    env = SelfPlayEnv(game, "player_2", FixedOpponents({"player_1": Scripted([4, 4])}))
+    env.reset(seed=0)
+    with pytest.raises(envs.IllegalActionError, match="masked action 4"):
+        env.step(0)
+
+
+def test_roles_can_be_shared_between_seats():
+    game = envs.make("tictactoe", roles={"player_1": "ttt", "player_2": "ttt"})
+    assert dict(game.roles) == {"player_1": "ttt", "player_2": "ttt"}
+    assert dict(envs.make("connect_four").roles) == {"player_0": "player_0", "player_1": "player_1"}
+    with pytest.raises(envs.GameConfigError, match="player_9"):
+        envs.make("tictactoe", roles={"player_9": "x"})
