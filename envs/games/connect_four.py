@@ -139,6 +139,11 @@ class ConnectFourMinimax:
         return sample_from_probs(self.probs(obs, mask), rng)
 
 
+# _PLANES[me][cell] is the (mine, theirs) pair of a cell holding 0 (empty), 1 or 2: one table
+# lookup encodes a whole board, several times faster than comparing plane by plane.
+_PLANES = {1: np.array([[0, 0], [1, 0], [0, 1]], np.float32), 2: np.array([[0, 0], [0, 1], [1, 0]], np.float32)}
+
+
 def read_board(env: connect_four.raw_env, seat: str) -> tuple[np.ndarray, int]:
     """The board (42 cells, row-major from the top: 0 empty, 1/2 a player's piece) and the
     piece value of ``seat``; about 4x cheaper than ``env.observe`` and encoded the same way."""
@@ -149,8 +154,7 @@ def encode_board(raw: tuple[np.ndarray, int], obs_row: np.ndarray, mask_row: np.
     """``read_board`` output as PettingZoo's observation planes (mover's pieces, opponent's),
     flattened, and the legal columns (top cell empty)."""
     board, me = raw
-    obs_row[0::2] = board == me
-    obs_row[1::2] = board == 3 - me
+    obs_row[:] = _PLANES[me][board].reshape(-1)
     mask_row[:] = board[:COLS] == 0
 
 

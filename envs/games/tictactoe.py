@@ -75,6 +75,11 @@ class TicTacToeMinimax:
         return sample_from_probs(self.probs(obs, mask), rng)
 
 
+# _PLANES[me][cell] is the (mine, theirs) pair of a cell holding 0 (empty), 1 or 2: one table
+# lookup encodes a whole board, several times faster than comparing plane by plane.
+_PLANES = {1: np.array([[0, 0], [1, 0], [0, 1]], np.float32), 2: np.array([[0, 0], [0, 1], [1, 0]], np.float32)}
+
+
 def read_board(env: tictactoe.raw_env, seat: str) -> tuple[np.ndarray, int]:
     """The 9 squares (0 empty, 1/2 a player's mark) and the mark of ``seat``; several times
     cheaper than ``env.observe`` and encoded the same way."""
@@ -85,8 +90,7 @@ def encode_board(raw: tuple[np.ndarray, int], obs_row: np.ndarray, mask_row: np.
     """``read_board`` output as PettingZoo's observation planes (mover's marks, opponent's),
     flattened, and the empty squares as legal moves."""
     squares, me = raw
-    obs_row[0::2] = squares == me
-    obs_row[1::2] = squares == 3 - me
+    obs_row[:] = _PLANES[me][squares].reshape(-1)
     mask_row[:] = squares == 0
 
 
