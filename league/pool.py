@@ -589,8 +589,10 @@ class Pool:
             f.close()
         try:
             self._open_writer(snap)
-        except store.IndexFlaggedError:
-            # The previous writer died with the file open (we hold its lock, so it is gone).
+        except store.IndexBusyError:
+            # The previous writer died with the file open (we hold its lock, so it is gone), or
+            # a reader in this process has it open: write a fresh copy and replace it.  Readers
+            # notice the new inode and follow.
             tmp = self.path / (_INDEX + ".rebuild.tmp")
             store.write_index(tmp, snap)
             os.link(index, backup)
@@ -705,7 +707,7 @@ class Pool:
                     self._match_rows.append(row)
         except (OSError, ValueError, RuntimeError) as exc:
             raise PoolCorruptError(f"pool index {index} could not be re-read ({exc})") from None
-        store.check_rows(rows, self._header, commit, index)
+        store.check_rows(rows, self._header, store.read_commit(ds["counts"], index, refresh=True).n_blobs, index)
         old = self._rows_view()
         self._rows = _Growable(rows)
         self._commit_rec = commit

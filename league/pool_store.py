@@ -43,7 +43,7 @@ __all__ = [
     "STORED_NONE",
     "STORED_FILE",
     "STORED_DELETED",
-    "IndexFlaggedError",
+    "IndexBusyError",
     "empty_snapshot",
     "json_bytes",
     "check_rows",
@@ -82,8 +82,12 @@ _CHUNKS = {"members": 256, "matches": 1024, "blobs": 1 << 16}
 _DATASET_DTYPES = {"members": MEMBER_DTYPE, "matches": MATCH_DTYPE, "blobs": np.dtype("u1")}
 
 
-class IndexFlaggedError(Exception):
-    """index.h5 is still flagged "open for write" by a writer that died (internal signal)."""
+class IndexBusyError(Exception):
+    """index.h5 cannot be opened for writing in place (internal signal: rebuild it).
+
+    Either a writer died with it open (it stays flagged "open for write"), or this process
+    has it open read-only (HDF5 refuses a second, read-write open of one file per process).
+    """
 
 
 @dataclass(frozen=True)
@@ -176,15 +180,15 @@ def open_writer(path: Path) -> h5py.File:
 
     Opening with the SWMR-write flag at once (not ``r+`` then ``swmr_mode = True``) leaves no
     window in which a crash would flag the file "open for write" without SWMR, which would make
-    it unreadable even to SWMR readers.  Raises ``IndexFlaggedError`` when a dead writer's flag
-    is still set.
+    it unreadable even to SWMR readers.  Raises ``IndexBusyError`` when it cannot be opened in
+    place.
     """
     try:
         fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDWR | h5py.h5f.ACC_SWMR_WRITE,
                             fapl=_fapl())
     except OSError as exc:
-        if "already open for write" in str(exc):
-            raise IndexFlaggedError(str(exc)) from None
+        if "already open for" in str(exc):
+            raise IndexBusyError(str(exc)) from None
         raise PoolCorruptError(f"{path} cannot be opened for writing ({exc}); "
                                "restore it from a backup") from None
     return h5py.File(fid)
@@ -240,11 +244,16 @@ def read_commit(ds: h5py.Dataset, path: Path, *, refresh: bool) -> Commit:
     return commit
 
 
-def check_rows(rows: np.ndarray, header: Header, commit: Commit, path: Path) -> None:
-    """Reject rows that point outside the committed blobs or name unknown roles."""
+def check_rows(rows: np.ndarray, header: Header, n_blobs: int, path: Path) -> None:
+    """Reject rows that point outside the committed blobs or name unknown roles.
+
+    ``n_blobs`` must come from a commit record read *after* the rows: a live writer may
+    rewrite a row (retire) between a reader's reading the commit record and the rows, and
+    the blob the new row names is committed before the row is written.
+    """
     if len(rows) == 0:
         return
-    nb = commit.n_blobs
+    nb = n_blobs
     bad = ((rows["role"] < 0) | (rows["role"] >= len(header.roles))
            | (rows["spec_off"] < 0) | (rows["spec_off"] + rows["spec_len"] > nb)
            | (rows["hparams_off"] < 0) | (rows["hparams_off"] + rows["hparams_len"] > nb)
@@ -270,7 +279,7 @@ def read_snapshot(f: h5py.File, path: Path) -> Snapshot:
         matches = ds["matches"][: commit.n_matches]
     except (OSError, ValueError, RuntimeError) as exc:
         raise PoolCorruptError(f"pool index {path} is damaged ({exc}); restore it from a backup") from None
-    check_rows(rows, header, commit, path)
+    check_rows(rows, header, read_commit(ds["counts"], path, refresh=True).n_blobs, path)
     if len(matches) and ((matches["off"] < 0) | (matches["off"] + matches["len"] > commit.n_blobs)).any():
         raise PoolCorruptError(f"pool index {path}: the match log is damaged; restore it from a backup")
     return Snapshot(header, commit, rows, blobs, matches)
