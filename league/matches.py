@@ -7,14 +7,15 @@ exactly the same game code as training.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from envs import Game, PolicyCache, SelfPlayEnv
 from envs.opponents import MemberId, Policy
 
-__all__ = ["MatchRunner"]
+__all__ = ["MatchRunner", "MatchBackend", "LocalBackend"]
 
 
 class _Loader:
@@ -57,3 +58,29 @@ class MatchRunner:
             obs, _, terminated, truncated, info = self.env.step(action)
             if terminated or truncated:
                 return dict(info["outcome"].ranks)
+
+
+class MatchBackend(Protocol):
+    """Plays a batch of seatings and returns their ranks in the same order.
+
+    The evaluator picks a batch, a backend plays it (in this process, or on Ray
+    workers), and the results are applied in batch order, so the ratings depend
+    only on the seed, never on which match finished first.
+    """
+
+    def play(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None]) -> list[dict[str, int]]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """Plays every match of a batch in this process, one after another."""
+
+    def __init__(self, game: Game, load: Callable[[MemberId], Policy], *, cache_size: int = 8):
+        self.runner = MatchRunner(game, load, cache_size=cache_size)
+
+    def play(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None]) -> list[dict[str, int]]:
+        return [self.runner.play(s, seed=seed) for s, seed in zip(seatings, seeds)]
+
+    def close(self) -> None:
+        self.runner.env.close()

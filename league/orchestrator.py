@@ -36,7 +36,7 @@ from league.config import RunConfig
 from league.errors import ConfigError, PoolError
 from league.evaluator import Evaluator, PayoffTable
 from league.hparams import config_from_hparams, sample_hparams, spec_from_hparams
-from league.matches import MatchRunner
+from league.matches import LocalBackend, MatchBackend
 from league.opponents import MemberLoader, PoolOpponents
 from league.policies import build_network, load_network
 from league.pool import Member, Pool
@@ -82,11 +82,12 @@ def _seed(run_seed: int, *parts: int) -> int:
 class League:
     """Runs (or resumes) a league in ``out_dir``; ``run()`` returns the final pool summary.
 
-    The League is the only writer of its pool.
+    The League is the only writer of its pool.  ``backend`` plays evaluation
+    matches (default: in this process).
     """
 
     def __init__(self, config: RunConfig, out_dir: str | Path, *, resume: bool = False,
-                 log: TextIO | None = None):
+                 log: TextIO | None = None, backend: MatchBackend | None = None):
         self.config = config
         self.out = Path(out_dir)
         self.log = log if log is not None else sys.stderr
@@ -108,6 +109,8 @@ class League:
         else:
             self.pool = Pool.create(pool_dir, game=self.game.name, roles=self.roles,
                                     mu=config.ratings.mu, sigma=config.ratings.sigma)
+        self.backend: MatchBackend = backend if backend is not None else LocalBackend(
+            self.game, MemberLoader(self.pool), cache_size=config.cache_size)
         self.metrics_path = self.out / "metrics.csv"
         self.started = time.monotonic()
         self.elapsed_before = float(self.pool.state.get("elapsed", 0.0))
@@ -200,22 +203,30 @@ class League:
     def _evaluate(self, turn: Turn, done: int) -> None:
         """Play the rest of this turn's evaluation budget (``done`` matches are already logged).
 
-        Every match is its own commit in the pool, so after a crash the log says how
-        far the turn's evaluation got; the rest is played with a seed derived from
-        that count, so a resumed run plays the same seatings it would have.
+        Seatings are chosen in batches from the ratings at the start of each batch,
+        played by the backend (possibly in parallel), and applied in batch order, so
+        the ratings depend on the seed alone.  Every match is its own commit in the
+        pool: after a crash the log says how far the turn's evaluation got, and the
+        rest is played with a seed derived from that count.
         """
         cfg = self.config.evaluation
         budget = cfg.budget - done
         if budget <= 0:
             return
-        runner = MatchRunner(self.game, MemberLoader(self.pool), cache_size=self.config.cache_size)
         seat_roles = {s: self.game.roles[s] for s in self.game.seats}
         symmetric = self.game.symmetric and len(set(seat_roles.values())) == 1
         evaluator = Evaluator.from_pool(
             self.pool, self.game.seats, symmetric=symmetric, seat_roles=None if symmetric else seat_roles,
             config=dataclasses.replace(cfg, seed=_seed(self.config.seed, 3, turn.index, done)),
             system=self.ratings)
-        evaluator.run(lambda seating: runner.play(seating, seed=getattr(seating, "seed", None)), budget)
+        backend = self.backend
+        batch_size = max(1, int(getattr(cfg, "batch", 8)))
+        while budget > 0:
+            seatings = [evaluator.next_seating() for _ in range(min(batch_size, budget))]
+            results = backend.play(seatings, [s.seed for s in seatings])
+            for seating, ranks in zip(seatings, results):
+                evaluator.record(seating, ranks, seed=seating.seed)
+            budget -= len(seatings)
 
     def _prune(self, turn: Turn) -> list[tuple[int, str]]:
         cfg = self.config.pruning
@@ -294,6 +305,7 @@ class League:
         return out
 
     def close(self) -> None:
+        self.backend.close()
         self.pool.close()
 
 
