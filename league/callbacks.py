@@ -127,6 +127,18 @@ class EvalCallback:
         env = SelfPlayVecEnv(game, learner_seat, ReferenceOpponents(game, reference), n_envs, seed=seed)
         return cls(env, **kwargs)
 
+    @classmethod
+    def vs_seating(cls, game: Any, learner_seat: str, seating: Mapping[str, Any], *, n_envs: int = 10,
+                   loader: Callable[[Any], Any] | None = None, **kwargs: Any) -> EvalCallback:
+        """An evaluation against a fixed seating ``{seat: policy or member id}`` (ids built by
+        ``loader``, e.g. a pool-backed one, or the game's references when it is omitted)."""
+        from envs import FixedOpponents, SelfPlayVecEnv
+
+        load = loader if loader is not None else game.reference
+        seed = int(kwargs.get("seed", 12345))
+        env = SelfPlayVecEnv(game, learner_seat, FixedOpponents(seating, loader=load), n_envs, seed=seed)
+        return cls(env, **kwargs)
+
     def evaluate(self, net: ActorCritic, step: int = 0) -> Evaluation:
         """Play the episodes with ``net`` and summarise them."""
         device = next(net.parameters()).device

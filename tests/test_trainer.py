@@ -317,3 +317,15 @@ def test_tensorboard_logger_writes_when_installed(tmp_path):
     train(GuessVecEnv(4), small_config(), stop=StopRules(max_steps=BATCH), callbacks=[logger], progress=False)
     logger.close()
     assert any(tmp_path.iterdir())
+
+
+def test_evaluation_against_a_given_seating():
+    game = envs.make("tictactoe")
+    net = build_network(mlp_spec(game.obs_dim("player_1"), game.n_actions("player_1"), (16,)))
+    # Perfect play in the other seat: an untrained network can never win.
+    perfect = EvalCallback.vs_seating(game, "player_1", {"player_2": "minimax"}, episodes=40, n_envs=4)
+    result = perfect.evaluate(net)
+    assert result.episodes == 40 and result.win_rate == 0.0 and result.loss_rate > 0.5
+    seated = EvalCallback.vs_seating(game, "player_1", {"player_2": game.reference("random", "player_2")},
+                                     episodes=40, n_envs=4).evaluate(net)
+    assert seated.win_rate > 0.0
