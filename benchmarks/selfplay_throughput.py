@@ -161,7 +161,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="vectorized steps per measurement")
     parser.add_argument("--n-envs", type=int, default=64, help="env copies stepped together")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per side; best kept")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "selfplay_throughput.md")
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).parent / "results" / "selfplay_throughput.md")
     args = parser.parse_args()
     torch.set_num_threads(1)  # the machine is shared; one thread is also what rollout workers get
 

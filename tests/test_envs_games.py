@@ -199,7 +199,8 @@ def _play(game, learner_ref, opponent_ref, learner_seat, episodes, seed):
 
 def test_tictactoe_minimax_never_loses_to_random():
     game = envs.make("tictactoe")
-    ranks = _play(game, "minimax", "random", "player_1", 150, 0) + _play(game, "minimax", "random", "player_2", 150, 1)
+    ranks = (_play(game, "minimax", "random", "player_1", 150, 0)
+             + _play(game, "minimax", "random", "player_2", 150, 1))
     assert all(r == 1 for r in ranks)  # wins or draws (a draw ranks both seats 1)
 
 
@@ -218,7 +219,8 @@ def test_tictactoe_minimax_draws_itself():
 
 def test_connect_four_minimax_beats_random_almost_always():
     game = envs.make("connect_four")  # the default depth
-    ranks = _play(game, "minimax", "random", "player_0", 25, 0) + _play(game, "minimax", "random", "player_1", 25, 1)
+    ranks = (_play(game, "minimax", "random", "player_0", 25, 0)
+             + _play(game, "minimax", "random", "player_1", 25, 1))
     assert sum(r == 1 for r in ranks) >= 48
 
 
@@ -276,8 +278,8 @@ def test_fast_board_reads_encode_exactly_like_pettingzoo_observe(name):
         while not any(env.terminations.values()):
             seat = env.agent_selection
             for who in game.seats:
-                want_obs, fast_obs = np.zeros(game.obs_dim(who), np.float32), np.zeros(game.obs_dim(who), np.float32)
-                want_mask, fast_mask = np.zeros(game.n_actions(who), bool), np.zeros(game.n_actions(who), bool)
+                want_obs, fast_obs = (np.zeros(game.obs_dim(who), np.float32) for _ in range(2))
+                want_mask, fast_mask = (np.zeros(game.n_actions(who), bool) for _ in range(2))
                 dict_obs_encoder(env.observe(who), want_obs, want_mask)
                 game.encoder(game.observe(env, who), fast_obs, fast_mask)
                 np.testing.assert_array_equal(fast_obs, want_obs)

@@ -75,7 +75,8 @@ def test_reference_opponents_reject_unknown_names_listing_the_valid_ones():
     game = envs.make("connect_four")
     with pytest.raises(envs.GameConfigError, match=r"\['minimax', 'random'\]"):
         ReferenceOpponents(game, "alphazero")
-    assert ReferenceOpponents(game, "minimax").pick(["player_1"], np.random.default_rng(0)) == {"player_1": "minimax"}
+    source = ReferenceOpponents(game, "minimax")
+    assert source.pick(["player_1"], np.random.default_rng(0)) == {"player_1": "minimax"}
 
 
 def test_sampling_never_returns_zero_probability_actions():

@@ -351,7 +351,7 @@ def test_batched_inference_makes_one_call_per_member_per_round():
     vec = SelfPlayVecEnv(game, "player_1", Source(), 30, seed=0)
     obs, info = vec.reset()
     calls.clear()
-    obs, *_ = vec.step(np.zeros(30, dtype=int))  # centre-free opening: no game can end yet
+    obs, *_ = vec.step(np.zeros(30, dtype=int))  # first moves: no game can end, every NPC replies
     assert sorted(calls) == ["m0", "m1", "m2"]
     assert all(len(sizes) == 1 for sizes in calls.values())
     assert sum(sizes[0] for sizes in calls.values()) == 30
@@ -385,7 +385,8 @@ def test_act_only_policies_are_reproducible_for_a_seed():
         obs, info = vec.reset()
         rows = []
         for _ in range(80):
-            obs, r, term, _, info = vec.step(np.array([learner_action(o, m) for o, m in zip(obs, info["action_mask"])]))
+            actions = [learner_action(o, m) for o, m in zip(obs, info["action_mask"])]
+            obs, r, term, _, info = vec.step(np.array(actions))
             rows += [obs, r, term]
         return rows
 

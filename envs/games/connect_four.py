@@ -141,7 +141,8 @@ class ConnectFourMinimax:
 
 # _PLANES[me][cell] is the (mine, theirs) pair of a cell holding 0 (empty), 1 or 2: one table
 # lookup encodes a whole board, several times faster than comparing plane by plane.
-_PLANES = {1: np.array([[0, 0], [1, 0], [0, 1]], np.float32), 2: np.array([[0, 0], [0, 1], [1, 0]], np.float32)}
+_PLANES = {1: np.array([[0, 0], [1, 0], [0, 1]], np.float32),
+           2: np.array([[0, 0], [0, 1], [1, 0]], np.float32)}
 
 
 def read_board(env: connect_four.raw_env, seat: str) -> tuple[np.ndarray, int]:

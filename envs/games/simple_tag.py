@@ -34,7 +34,8 @@ def game(max_cycles: int = 25, num_obstacles: int = 2, roles: dict[str, str] | N
     if not isinstance(max_cycles, int) or max_cycles < 1:
         raise GameConfigError(f"simple_tag max_cycles must be a positive integer, got {max_cycles!r}")
     if not isinstance(num_obstacles, int) or num_obstacles < 0:
-        raise GameConfigError(f"simple_tag num_obstacles must be a non-negative integer, got {num_obstacles!r}")
+        raise GameConfigError(f"simple_tag num_obstacles must be a non-negative integer, "
+                              f"got {num_obstacles!r}")
 
     def new_env():
         return aec_to_parallel(simple_tag.raw_env(num_good=1, num_adversaries=3, num_obstacles=num_obstacles,
