@@ -106,10 +106,10 @@ class _Engine:
         self.act_rng: np.random.Generator | None = None  # for act()-only policies; None: copy's own
         self.obs = np.zeros((n, self.obs_dim), np.float32)
         self.mask = np.ones((n, self.n_actions), bool)
-        self._begin_step()
+        self.clear_step()
 
     # ---- per-step scratch -------------------------------------------------------------------
-    def _begin_step(self) -> None:
+    def clear_step(self) -> None:
         n = len(self.copies)
         self.reward = np.zeros(n, np.float32)
         self.terminated = np.zeros(n, bool)
@@ -381,7 +381,7 @@ class _Engine:
 
     # ---- one learner step for every copy ----------------------------------------------------
     def step(self, actions: Sequence[int] | np.ndarray) -> None:
-        self._begin_step()
+        self.clear_step()
         acts = np.asarray(actions).reshape(-1).tolist()
         if len(acts) != len(self.copies):
             raise GameConfigError(f"expected {len(self.copies)} actions, got {len(acts)}")
@@ -454,7 +454,7 @@ class SelfPlayEnv(gym.Env):
         if seed is not None or engine.copies[0].rng is not self.np_random:
             engine.seed_copy(0, self.np_random)
         engine.force(0, (options or {}).get("opponents"))
-        engine._begin_step()
+        engine.clear_step()
         engine.begin([0])
         info: dict[str, Any] = {"action_mask": engine.mask[0].copy()}
         if engine.outcomes:
@@ -541,7 +541,7 @@ class SelfPlayVecEnv:
         forced = (options or {}).get("opponents")
         for i in range(self.num_envs):
             engine.force(i, forced)
-        engine._begin_step()
+        engine.clear_step()
         engine.begin(range(self.num_envs))
         return engine.obs.copy(), {"action_mask": engine.mask.copy(),
                                    "outcomes": list(engine.outcomes)}
