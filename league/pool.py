@@ -25,8 +25,8 @@ contents into a temporary file and replaces it, keeping a hard-linked backup unt
 
 from __future__ import annotations
 
-import copy
 import fcntl
+import gc
 import json
 import math
 import os
@@ -37,6 +37,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+import h5py
 import numpy as np
 import safetensors
 import safetensors.torch
@@ -55,6 +56,8 @@ _LOCK = "writer.lock"
 _WEIGHTS = "weights"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _DEDUPE_MAX = 4096  # blobs up to this size are deduplicated (specs and hparams repeat)
+_REQUIRED = frozenset({"role", "weights", "spec", "hparams", "step"})   # add_many entry keys
+_OPTIONAL = frozenset({"parent", "anchor"})
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,66 @@ class Member:
         """The rating leaderboards and pruning use: mu - 3 sigma."""
         return self.mu - 3.0 * self.sigma
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Through __init__ with every field: a pool-built member may not have decoded its lazy
+        # fields yet, and must not drag the pool's whole blob heap into the pickle.
+        return (Member, tuple(getattr(self, f) for f in _MEMBER_FIELDS))
+
 
 _MEMBER_FIELDS = tuple(Member.__dataclass_fields__)
+
+
+class _LazyField:
+    """A Member field the pool decodes on first access, then caches in the instance.
+
+    Listing 100k members must not decode 100k JSON documents and datetimes: the pool builds
+    members with these four fields missing from ``__dict__`` and a ``_lazy`` source tuple
+    (blob heap, offsets, timestamp).  A ``Member(...)`` built by hand has them all set, and
+    the instance dict always wins over this (non-data) descriptor.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        d = obj.__dict__
+        heap, so, sl, ho, hl, ro, rl, created_us = d["_lazy"]
+        if self.name == "spec":
+            value = heap.get(so, sl)
+        elif self.name == "hparams":
+            value = heap.get(ho, hl)
+        elif self.name == "retired_reason":
+            value = heap.get(ro, rl) if rl else None
+        else:
+            value = _EPOCH + timedelta(microseconds=created_us)
+        d[self.name] = value
+        return value
+
+
+for _name in ("spec", "hparams", "created", "retired_reason"):
+    setattr(Member, _name, _LazyField(_name))
+
+
+class _JsonHeap:
+    """Decoded (frozen) JSON documents of the blob heap, cached by offset.
+
+    Holds the heap's bytes, not the file, so members keep working after the pool closes.
+    """
+
+    __slots__ = ("data", "cache")
+
+    def __init__(self, data: bytearray) -> None:
+        self.data = data   # the pool's bytearray; it grows in place, offsets never move
+        self.cache: dict[int, Any] = {}
+
+    def get(self, off: int, length: int) -> Any:
+        hit = self.cache.get(off)
+        if hit is None:
+            hit = _freeze(json.loads(self.data[off: off + length]))
+            self.cache[off] = hit
+        return hit
 
 
 class MatchRecord(NamedTuple):
@@ -207,10 +268,12 @@ class Pool:
         self._ino = -1
         self._closed = False
         self._broken: str | None = None
-        self._json_cache: dict[int, Any] = {}
-        self._shapes_cache: dict[int, dict[str, tuple[int, ...]]] = {}
+        self._heap = _JsonHeap(bytearray())
+        self._shapes_by_spec: dict[bytes, dict[str, tuple[int, ...]]] = {}  # spec JSON -> shapes
         self._dedupe: dict[bytes, tuple[int, int]] = {}
+        self._caps: dict[str, int] = {}  # allocated rows of each table in the file
         self._members_cache: list[Member | None] = []
+        self._dirty: set[int] = set()   # member rows changed in memory, not yet in the file
         self._match_cache: list[MatchRecord] = []
 
     @classmethod
@@ -283,7 +346,7 @@ class Pool:
             return
         try:
             if self.mode == "a" and self._f is not None and self._broken is None:
-                if self._applied != self._n_matches:
+                if self._applied != self._n_matches or self._dirty:
                     self._commit()
         finally:
             self._closed = True
@@ -424,61 +487,76 @@ class Pool:
         weights have exactly the shapes ``spec`` implies, that hparams/state are JSON.
         ``state`` (the run state) is committed together with the row.
         """
-        self._check_writable()
-        role_i = self._role_index(role)
-        if parent is not None:
-            parent = self._check_id(parent)
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ValueError(f"step must be a non-negative int, got {step!r}")
-        spec_b = _encode("spec", dict(spec) if isinstance(spec, Mapping) else spec)
-        tensors = self._prepare_weights(spec, weights)
-        if not isinstance(hparams, Mapping):
-            raise ConfigError(f"hparams must be a dict, got {type(hparams).__name__}")
-        hp_b = _encode("hparams", dict(hparams))
-        state_b = None if state is None else self._encode_state(state)
+        return self.add_many([dict(role=role, weights=weights, spec=spec, hparams=hparams, step=step,
+                                   parent=parent, anchor=anchor)], state=state)[0]
 
+    def add_many(self, entries: Iterable[Mapping[str, Any]], *,
+                 state: Mapping[str, Any] | None = None) -> list[Member]:
+        """Add several members in one commit (all or none); returns them in order.
+
+        Each entry holds ``add``'s arguments by name: ``role, weights, spec, hparams, step`` and
+        optionally ``parent`` (an existing id, or the id of an earlier entry) and ``anchor``.
+        For imports and big pools: one commit instead of one per member.
+        """
+        self._check_writable()
+        n0 = self._rows.n
+        prepared = [self._prepare_entry(k, e, n0) for k, e in enumerate(entries)]
+        state_b = None if state is None else self._encode_state(state)
+        if not prepared:
+            return []
         with self._writing():
-            i = self._rows.n
-            stored = store.STORED_NONE
-            if tensors:
-                self._save_weights(i, tensors)
-                stored = store.STORED_FILE
-            row = np.zeros((), dtype=store.MEMBER_DTYPE)
-            row["role"] = role_i
-            row["version"] = self._next_version[role_i]
-            row["parent"] = -1 if parent is None else parent
-            row["step"] = int(step)
-            row["created_us"] = _now_us()
-            row["spec_off"], row["spec_len"] = self._put_blob(spec_b)
-            row["hparams_off"], row["hparams_len"] = self._put_blob(hp_b)
-            row["mu"], row["sigma"], row["games"] = self.initial_mu, self.initial_sigma, 0
-            row["active"], row["anchor"], row["stored"] = 1, int(bool(anchor)), stored
+            # Weights files first: a committed row must never name a missing file.
+            for k, p in enumerate(prepared):
+                if p["tensors"]:
+                    self._save_weights(n0 + k, p["tensors"])
+            now = _now_us()
+            for k, p in enumerate(prepared):
+                row = np.zeros((), dtype=store.MEMBER_DTYPE)
+                role_i = p["role"]
+                row["role"] = role_i
+                row["version"] = self._next_version[role_i]
+                self._next_version[role_i] += 1
+                row["parent"] = p["parent"]
+                row["step"] = p["step"]
+                row["created_us"] = now
+                row["spec_off"], row["spec_len"] = self._put_blob(p["spec_b"])
+                row["hparams_off"], row["hparams_len"] = self._put_blob(p["hp_b"])
+                row["mu"], row["sigma"], row["games"] = self.initial_mu, self.initial_sigma, 0
+                row["active"], row["anchor"] = 1, p["anchor"]
+                row["stored"] = store.STORED_FILE if p["tensors"] else store.STORED_NONE
+                self._rows.append(row)
+                self._members_cache.append(None)
+                self._dirty.add(n0 + k)
             if state_b is not None:
                 self._state_ptr = self._put_blob(state_b)
-            self._write_row(i, row, append=True)
             self._commit()
-            self._next_version[role_i] += 1
-        return self.member(i)
+        return self._materialize(range(n0, n0 + len(prepared)))
 
     def retire(self, member_id: int, reason: str) -> Member:
         """Take a member out of the active index (it stays in the all index). Idempotent."""
+        return self.retire_many([member_id], reason)[0]
+
+    def retire_many(self, member_ids: Iterable[int], reason: str) -> list[Member]:
+        """Retire several members in one commit (for pruning); already retired ones keep
+        their first reason."""
         self._check_writable()
-        i = self._check_id(member_id)
+        ids = [self._check_id(m) for m in member_ids]
         if not isinstance(reason, str):
             raise ValueError(f"reason must be a string, got {reason!r}")
-        if not self._rows.buf[i]["active"]:
-            return self.member(i)
-        with self._writing():
-            ptr = self._put_blob(store.json_bytes(reason))
-            # The reason is committed before the row points at it: a reader may see the row
-            # change at any flush, and must then find the blob it names.
-            self._commit()
-            row = self._rows.buf[i].copy()
-            row["active"] = 0
-            row["reason_off"], row["reason_len"] = ptr
-            self._write_row(i, row)
-            self._commit()
-        return self.member(i)
+        todo = sorted({i for i in ids if self._rows.buf[i]["active"]})
+        if todo:
+            with self._writing():
+                off, length = self._put_blob(store.json_bytes(reason))
+                # The reason is committed before any row points at it: a reader may see a row
+                # change at any flush, and must then find the blob it names.
+                self._commit()
+                rows = self._rows.buf
+                rows["active"][todo] = 0
+                rows["reason_off"][todo] = off
+                rows["reason_len"][todo] = length
+                self._touch(todo)
+                self._commit()
+        return self._materialize(ids)
 
     def delete_weights(self, member_id: int) -> None:
         """Delete a retired, non-anchor member's weights file to save disk (metadata stays)."""
@@ -492,9 +570,8 @@ class Pool:
         if row["stored"] != store.STORED_FILE:
             return
         with self._writing():
-            new = row.copy()
-            new["stored"] = store.STORED_DELETED
-            self._write_row(i, new)
+            self._rows.buf["stored"][i] = store.STORED_DELETED
+            self._touch([i])
             self._commit()  # the row says "deleted" before the file goes: never a dangling row
             self._weights_path(i).unlink(missing_ok=True)
 
@@ -541,12 +618,12 @@ class Pool:
             if state_b is not None:
                 self._state_ptr = self._put_blob(state_b)
             self._match_rows.append(mrow)
-            self._write_table_row("matches", k, self._match_rows.buf[k: k + 1])
+            self._write_span("matches", k, self._match_rows.buf[k: k + 1])
             self._n_matches = k + 1
             self._commit()
             # Committed: the log now holds the post-match values.  Copy them into the rows;
-            # ``applied`` rides along with the next commit (or close), and until then readers
-            # and a recovering writer re-apply them from the log.
+            # they reach the file with the next commit (or close), which also moves
+            # ``applied``; until then readers and a recovering writer re-apply them from the log.
             self._apply_post(doc["post"], write=True)
             self._applied = k + 1
         return self.matches(k)[0]
@@ -600,7 +677,7 @@ class Pool:
             self._open_writer(snap)
             backup.unlink()
         if self._applied != self._n_matches:
-            with self._writing():
+            with self._writing():   # finish what the dead writer's last match began
                 self._rows_apply_pending(write=True)
                 self._commit()
         self._clean_weights_dir()
@@ -608,6 +685,7 @@ class Pool:
     def _open_writer(self, snap: store.Snapshot) -> None:
         index = self.path / _INDEX
         self._f = store.open_writer(index)
+        self._caps = {}
         self._ino = os.stat(index).st_ino
         self._ds = store.datasets(self._f, index)
         self._install(snap)
@@ -630,13 +708,14 @@ class Pool:
         self._rows = _Growable(snap.rows)
         self._match_rows = _Growable(snap.matches)
         self._blobs = bytearray(snap.blobs)
+        self._heap = _JsonHeap(self._blobs)
         self._n_matches = snap.commit.n_matches
         self._applied = snap.commit.applied
         self._state_ptr = (snap.commit.state_off, snap.commit.state_len)
         self._rows_apply_pending(write=False)
         self._members_cache = [None] * self._rows.n
+        self._dirty = set()
         self._match_cache = []
-        self._json_cache = {}
 
     def _rows_apply_pending(self, *, write: bool) -> None:
         for k in range(self._applied, self._n_matches):
@@ -646,15 +725,16 @@ class Pool:
             self._applied = self._n_matches
 
     def _apply_post(self, post: list[list[Any]], *, write: bool) -> None:
+        rows = self._rows.buf
         for mid, mu, sigma, games in post:
-            row = self._rows.buf[mid].copy()
-            row["mu"], row["sigma"], row["games"] = mu, sigma, games
-            if write:
-                self._write_row(mid, row)
-            else:
-                self._rows.buf[mid] = row
-            if mid < len(self._members_cache):
-                self._members_cache[mid] = None
+            rows["mu"][mid], rows["sigma"][mid], rows["games"][mid] = mu, sigma, games
+        ids = [p[0] for p in post]
+        if write:
+            self._touch(ids)
+        else:
+            for mid in ids:
+                if mid < len(self._members_cache):
+                    self._members_cache[mid] = None
 
     def _clean_weights_dir(self) -> None:
         """Remove what a dead writer left: temp files, files of uncommitted or deleted members."""
@@ -726,22 +806,23 @@ class Pool:
     def _rows_view(self) -> np.ndarray:
         return self._rows.view()
 
-    def _blob(self, off: int, length: int) -> bytes:
-        if off + length > len(self._blobs):
+    def _fetch_blobs(self, end: int) -> None:
+        """Make sure the heap holds bytes [0, end) (readers only ever lack a committed tail)."""
+        if end > len(self._blobs):
             # A reader may see a row rewritten after its commit record was read; the blob it
             # names was committed before the row changed, so it is in the file.
             ds = self._ds["blobs"]
             ds.refresh()
-            self._blobs += ds[len(self._blobs): off + length].tobytes()
+            self._blobs += ds[len(self._blobs): end].tobytes()
+
+    def _blob(self, off: int, length: int) -> bytes:
+        self._fetch_blobs(off + length)
         return bytes(self._blobs[off: off + length])
 
     def _json(self, off: int, length: int) -> Any:
         """Decoded, frozen JSON blob, cached by offset (specs and hparams are shared)."""
-        hit = self._json_cache.get(off)
-        if hit is None:
-            hit = _freeze(json.loads(self._blob(off, length)))
-            self._json_cache[off] = hit
-        return hit
+        self._fetch_blobs(off + length)
+        return self._heap.get(off, length)
 
     def _materialize(self, idx: Iterable[int]) -> list[Member]:
         idx = list(idx)
@@ -752,27 +833,34 @@ class Pool:
         return [cache[i] for i in idx]  # type: ignore[misc]
 
     def _build(self, idx: list[int]) -> list[Member]:
-        """Member objects for rows ``idx``, cached; built column-wise because pools get big."""
+        """Member objects for rows ``idx``, cached.  Pools get big (100k members), so this is
+        one ``tolist`` of the rows and one dict per member; JSON fields decode lazily."""
         sub = self._rows_view()[idx]
-        cols = [sub[c].tolist() for c in ("role", "version", "parent", "step", "created_us", "spec_off",
-                                          "spec_len", "hparams_off", "hparams_len", "mu", "sigma", "games",
-                                          "active", "anchor", "reason_off", "reason_len")]
-        roles, js, cache = self.roles, self._json, self._members_cache
+        if len(sub):
+            ends = np.maximum(np.maximum(sub["spec_off"] + sub["spec_len"], sub["hparams_off"] + sub["hparams_len"]),
+                              sub["reason_off"] + sub["reason_len"])
+            self._fetch_blobs(int(ends.max()))
+        roles, heap, cache = self.roles, self._heap, self._members_cache
         new, setattr_ = object.__new__, object.__setattr__
+        # Column by column: a structured array's own tolist() is ~20x slower.
+        cols = [sub[name].tolist() for name in store.MEMBER_DTYPE.names]
         out = []
-        for (i, role, version, parent, step, created, so, sl, ho, hl, mu, sigma, games, active,
-             anchor, ro, rl) in zip(idx, *cols):
-            m = new(Member)
-            # Bypass the frozen __init__ (one __setattr__ per field): 2x faster for 100k members.
-            setattr_(m, "__dict__", {
-                "id": i, "role": roles[role], "version": version,
-                "parent": None if parent < 0 else parent, "step": step,
-                "created": _EPOCH + timedelta(microseconds=created),
-                "spec": js(so, sl), "hparams": js(ho, hl), "mu": mu, "sigma": sigma, "games": games,
-                "active": bool(active), "anchor": bool(anchor),
-                "retired_reason": js(ro, rl) if rl else None})
-            cache[i] = m
-            out.append(m)
+        gc_was_on = gc.isenabled()
+        gc.disable()  # 100k new objects would trigger repeated full collections over them
+        try:
+            for i, role, version, parent, step, created_us, so, sl, ho, hl, mu, sigma, games, ro, rl, active, \
+                    anchor, _stored in zip(idx, *cols):
+                m = new(Member)
+                # Bypass the frozen __init__ (one __setattr__ per field): 2x faster.
+                setattr_(m, "__dict__", {
+                    "id": i, "role": roles[role], "version": version, "parent": None if parent < 0 else parent,
+                    "step": step, "mu": mu, "sigma": sigma, "games": games, "active": active == 1,
+                    "anchor": anchor == 1, "_lazy": (heap, so, sl, ho, hl, ro, rl, created_us)})
+                cache[i] = m
+                out.append(m)
+        finally:
+            if gc_was_on:
+                gc.enable()
         return out
 
     def _check_id(self, member_id: Any) -> int:
@@ -790,10 +878,12 @@ class Pool:
             raise UnknownRoleError(f"unknown role {role!r}; this pool's roles are {list(self.roles)}") from None
 
     def _shapes(self, spec_off: int, spec_len: int) -> dict[str, tuple[int, ...]]:
-        hit = self._shapes_cache.get(spec_off)
+        self._fetch_blobs(spec_off + spec_len)
+        key = bytes(self._blobs[spec_off: spec_off + spec_len])
+        hit = self._shapes_by_spec.get(key)
         if hit is None:
             hit = expected_shapes(self._json(spec_off, spec_len))
-            self._shapes_cache[spec_off] = hit
+            self._shapes_by_spec[key] = hit
         return hit
 
     def _check_shapes(self, spec_off: int, spec_len: int, tensors: Mapping[str, torch.Tensor], what: str) -> None:
@@ -819,7 +909,30 @@ class Pool:
             raise ConfigError(f"run state must be a dict, got {type(state).__name__}")
         return _encode("run state", dict(state))
 
-    def _prepare_weights(self, spec: Any, weights: Any) -> dict[str, torch.Tensor]:
+    def _prepare_entry(self, k: int, entry: Any, n0: int) -> dict[str, Any]:
+        """Check one member to add completely, writing nothing."""
+        if not isinstance(entry, Mapping) or not _REQUIRED <= set(entry) or set(entry) - _REQUIRED - _OPTIONAL:
+            raise ValueError(f"add_many entry {k} must be a dict with keys {sorted(_REQUIRED)} and optionally "
+                             f"{sorted(_OPTIONAL)}, got {sorted(entry) if isinstance(entry, Mapping) else entry!r}")
+        role_i = self._role_index(entry["role"])
+        parent = entry.get("parent")
+        if parent is not None:
+            is_int = isinstance(parent, (int, np.integer)) and not isinstance(parent, bool)
+            parent = int(parent) if is_int and n0 <= parent < n0 + k else self._check_id(parent)
+        step = entry["step"]
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise ValueError(f"step must be a non-negative int, got {step!r}")
+        spec = entry["spec"]
+        spec_b = _encode("spec", dict(spec) if isinstance(spec, Mapping) else spec)
+        tensors = self._prepare_weights(spec, spec_b, entry["weights"])
+        hparams = entry["hparams"]
+        if not isinstance(hparams, Mapping):
+            raise ConfigError(f"hparams must be a dict, got {type(hparams).__name__}")
+        return {"role": role_i, "parent": -1 if parent is None else parent, "step": int(step),
+                "spec_b": spec_b, "hp_b": _encode("hparams", dict(hparams)), "tensors": tensors,
+                "anchor": int(bool(entry.get("anchor", False)))}
+
+    def _prepare_weights(self, spec: Any, spec_b: bytes, weights: Any) -> dict[str, torch.Tensor]:
         if not isinstance(weights, Mapping):
             raise WeightsShapeError(f"weights must be a dict of name -> tensor (a state_dict), got "
                                     f"{type(weights).__name__}")
@@ -831,17 +944,13 @@ class Pool:
                 raise WeightsShapeError(f"weight {name!r} is a {type(value).__name__}; weights must map "
                                         "str names to torch tensors or numpy arrays")
             tensors[name] = value.detach()
-        key = store.json_bytes(dict(spec)) if isinstance(spec, Mapping) else None
-        shapes = expected_shapes(spec) if key is None else self._spec_shapes(key, spec)
+        # expected_shapes builds a meta-device network (~1 ms): cache it per spec.
+        shapes = self._shapes_by_spec.get(spec_b)
+        if shapes is None:
+            shapes = expected_shapes(spec)
+            self._shapes_by_spec[spec_b] = shapes
         _compare_shapes(shapes, tensors, "weights", spec)
         return tensors
-
-    def _spec_shapes(self, key: bytes, spec: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
-        # expected_shapes builds a meta-device network (~1 ms): cache it per spec.
-        ptr = self._dedupe.get(key)
-        if ptr is not None:
-            return self._shapes(*ptr)
-        return expected_shapes(spec)
 
     def _save_weights(self, i: int, tensors: dict[str, torch.Tensor]) -> None:
         final = self._weights_path(i)
@@ -861,38 +970,67 @@ class Pool:
             if hit is not None:
                 return hit
         off = len(self._blobs)
-        ds = self._ds["blobs"]
-        end = off + len(data)
-        if end > ds.shape[0]:
-            ds.resize((max(end, 2 * ds.shape[0]),))
-        ds[off:end] = np.frombuffer(data, dtype="u1")
+        self._write_span("blobs", off, np.frombuffer(data, dtype="u1"))
         self._blobs += data
         if dedupe and len(data) <= _DEDUPE_MAX:
             self._dedupe[data] = (off, len(data))
         return off, len(data)
 
-    def _write_row(self, i: int, row: np.ndarray, *, append: bool = False) -> None:
-        if append:
-            self._rows.append(row)
-            self._members_cache.append(None)
-        else:
-            self._rows.buf[i] = row
-            self._members_cache[i] = None
-        self._write_table_row("members", i, self._rows.buf[i: i + 1])
+    def _touch(self, ids: Iterable[int]) -> None:
+        """Rows changed in memory: write them with the next commit, rebuild their Members."""
+        cache = self._members_cache
+        for i in ids:
+            self._dirty.add(i)
+            cache[i] = None
 
-    def _write_table_row(self, name: str, i: int, row: np.ndarray) -> None:
+    def _write_span(self, name: str, start: int, data: np.ndarray) -> None:
+        """Write ``data`` at ``start`` of a 1-D table, growing it by whole chunks.
+
+        Low-level h5py calls: the high-level ``ds[a:b] = x`` costs ~0.2 ms of Python per call.
+        """
         ds = self._ds[name]
-        if i >= ds.shape[0]:
+        end = start + len(data)
+        cap = self._caps.get(name)
+        if cap is None:
+            cap = self._caps[name] = ds.shape[0]
+        if end > cap:
             chunk = ds.chunks[0]
-            ds.resize((max(i + 1, ds.shape[0] + chunk, ds.shape[0] * 5 // 4) // chunk * chunk + chunk,))
-        ds[i: i + 1] = row
+            cap = -(-max(end, cap + cap // 4) // chunk) * chunk
+            ds.resize((cap,))
+            self._caps[name] = cap
+        fspace = ds.id.get_space()
+        fspace.select_hyperslab((start,), (len(data),))
+        ds.id.write(h5py.h5s.create_simple((len(data),)), fspace, np.ascontiguousarray(data))
+
+    def _write_dirty_rows(self) -> None:
+        if not self._dirty:
+            return
+        rows = self._rows.buf
+        ids = sorted(self._dirty)
+        # Contiguous runs go out as one write each (appends, batches); scattered ones alone.
+        run_start = prev = ids[0]
+        for i in ids[1:] + [-2]:
+            if i != prev + 1:
+                self._write_span("members", run_start, rows[run_start: prev + 1])
+                run_start = i
+            prev = i
+        self._dirty.clear()
 
     def _commit(self) -> None:
-        """Flush everything written so far, then bump the commit record, then flush it."""
+        """Write pending rows, flush, then bump the commit record and flush it.
+
+        The first flush puts every row and blob on disk before the record that makes them
+        visible; the alternating, checksummed record slot keeps the previous commit readable
+        if a crash tears this write.
+        """
+        self._write_dirty_rows()
         c = store.Commit(self._commit_rec.gen + 1, self._rows.n, self._n_matches, len(self._blobs),
                          self._applied, self._state_ptr[0], self._state_ptr[1])
         self._f.flush()
-        self._ds["counts"][c.gen % 2] = c.encode()
+        ds = self._ds["counts"]
+        fspace = ds.id.get_space()
+        fspace.select_hyperslab((c.gen % 2, 0), (1, 8))
+        ds.id.write(h5py.h5s.create_simple((1, 8)), fspace, c.encode().reshape(1, 8))
         self._f.flush()
         self._commit_rec = c
 

@@ -77,8 +77,8 @@ STORED_NONE, STORED_FILE, STORED_DELETED = 0, 1, 2
 MATCH_DTYPE = np.dtype([("time_us", "<i8"), ("off", "<i8"), ("len", "<i8")])
 
 # Chunk sizes: a flush rewrites every dirty chunk whole, so members/matches chunks stay small
-# (one add dirties one ~30 KB chunk); the blob heap is bytes and grows fastest.
-_CHUNKS = {"members": 256, "matches": 1024, "blobs": 1 << 16}
+# (~15 KB: one add dirties one members chunk and at most two blob chunks).
+_CHUNKS = {"members": 128, "matches": 512, "blobs": 1 << 13}
 _DATASET_DTYPES = {"members": MEMBER_DTYPE, "matches": MATCH_DTYPE, "blobs": np.dtype("u1")}
 
 
