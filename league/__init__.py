@@ -1,20 +1,66 @@
 """league: population-based self-play for PettingZoo games.
 
-Public names are re-exported here; ``tests/test_public_api.py`` keeps ``__all__`` honest.
+Public names are re-exported here and loaded on first use (PEP 562), so that
+``python -m league.leaderboard`` does not pay for torch and the game engines it
+never touches.  ``tests/test_public_api.py`` keeps ``__all__`` honest.
 """
 
-from league.errors import *  # noqa: F401,F403
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from league.errors import *  # noqa: F401,F403  (the exception tree is tiny and import-free)
 from league.errors import __all__ as _errors_all
-from league.policies import ActorCritic, NetworkPolicy, build_network, build_policy, load_network, mlp_spec
 
 __version__ = "0.1.0"
 
-__all__ = [
-    *_errors_all,
-    "ActorCritic",
-    "NetworkPolicy",
-    "build_network",
-    "build_policy",
-    "load_network",
-    "mlp_spec",
-]
+# public name -> the module that defines it
+_LAZY: dict[str, str] = {
+    **{name: "league.pool" for name in ("Pool", "Member", "MatchRecord")},
+    **{name: "league.policies" for name in ("ActorCritic", "NetworkPolicy", "build_network", "build_policy",
+                                             "load_network", "mlp_spec")},
+    **{name: "league.ppo" for name in ("PPO", "PPOConfig", "compute_gae")},
+    **{name: "league.trainer" for name in ("train", "StopRules", "StopReason", "TrainResult")},
+    **{name: "league.callbacks" for name in ("Evaluation", "TrainEvent", "Callback", "EvalCallback",
+                                              "BestCheckpoint", "CSVLogger")},
+    **{name: "league.hparams" for name in ("HParamRanges", "sample_hparams")},
+    **{name: "league.sampling" for name in ("SamplingConfig", "OpponentSampler", "SCHEMES", "sample_opponent")},
+    **{name: "league.evaluator" for name in ("Evaluator", "EvaluationConfig", "PayoffTable")},
+    **{name: "league.pruning" for name in ("PruningConfig", "prune")},
+    **{name: "league.config" for name in ("RunConfig", "GameConfig", "PhaseConfig", "load_config")},
+    **{name: "league.orchestrator" for name in ("League",)},
+    **{name: "league.matches" for name in ("MatchBackend", "LocalBackend", "MatchRunner")},
+    **{name: "league.opponents" for name in ("PoolOpponents",)},
+}
+
+__all__ = [*_errors_all, *_LAZY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'league' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # static type checkers see the real imports
+    from league.callbacks import BestCheckpoint, Callback, CSVLogger, EvalCallback, Evaluation, TrainEvent
+    from league.config import GameConfig, PhaseConfig, RunConfig, load_config
+    from league.evaluator import EvaluationConfig, Evaluator, PayoffTable
+    from league.hparams import HParamRanges, sample_hparams
+    from league.matches import LocalBackend, MatchBackend, MatchRunner
+    from league.opponents import PoolOpponents
+    from league.orchestrator import League
+    from league.policies import ActorCritic, NetworkPolicy, build_network, build_policy, load_network, mlp_spec
+    from league.pool import MatchRecord, Member, Pool
+    from league.ppo import PPO, PPOConfig, compute_gae
+    from league.pruning import PruningConfig, prune
+    from league.sampling import SCHEMES, OpponentSampler, SamplingConfig, sample_opponent
+    from league.trainer import StopReason, StopRules, TrainResult, train

@@ -158,14 +158,24 @@ class NetworkPolicy:
         self.greedy = greedy
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    def probs(self, obs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """Action probabilities ``[B, n_actions]``; exactly 0 on masked actions.
+
+        Offering this lets the self-play env sample each env copy with that copy's
+        own generator, so a vectorized env replays the single env step for step.
+        A greedy policy puts all mass on its most likely legal action.
+        """
         logits = self.net.actor(torch.as_tensor(obs, dtype=torch.float32))
         m = None if mask is None else torch.as_tensor(mask, dtype=torch.bool)
         logits = masked_logits(logits, m)
         if self.greedy:
-            return logits.argmax(dim=1).numpy()
-        probs = torch.softmax(logits, dim=1).numpy().astype(np.float64)
-        return sample_from_probs(probs, rng)
+            out = np.zeros(tuple(logits.shape), dtype=np.float64)
+            out[np.arange(out.shape[0]), logits.argmax(dim=1).numpy()] = 1.0
+            return out
+        return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+        return sample_from_probs(self.probs(obs, mask), rng)
 
 
 def build_policy(spec: Mapping[str, Any], weights: Mapping[str, Any] | None = None) -> UniformRandomPolicy | NetworkPolicy:

@@ -45,3 +45,12 @@ def test_inverse_cdf_sampling_matches_probabilities():
     counts = np.bincount(sample_from_probs(probs, np.random.default_rng(1)), minlength=4) / 20000
     assert counts[1] == 0
     np.testing.assert_allclose(counts, probs[0], atol=0.015)
+
+
+def test_network_policy_probs_are_a_masked_distribution():
+    spec = mlp_spec(6, 4)
+    policy = build_policy(spec, build_network(spec).state_dict())
+    mask = np.array([[True, False, True, False], [False, False, False, True]])
+    p = policy.probs(np.random.default_rng(0).standard_normal((2, 6)).astype(np.float32), mask)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert (p[~mask] == 0).all() and (p[mask] > 0).all()
