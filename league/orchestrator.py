@@ -83,11 +83,16 @@ class League:
     """Runs (or resumes) a league in ``out_dir``; ``run()`` returns the final pool summary.
 
     The League is the only writer of its pool.  ``backend`` plays evaluation
-    matches (default: in this process).
+    matches (default: in this process); ``backend_factory`` builds one from the pool
+    once it is open (a backend that reads members, e.g. ``league.distributed``'s).
+    ``env_factory`` builds the learner's vector env (default ``envs.SelfPlayVecEnv``,
+    same signature), e.g. one whose copies step on other processes.
     """
 
     def __init__(self, config: RunConfig, out_dir: str | Path, *, resume: bool = False,
-                 log: TextIO | None = None, backend: MatchBackend | None = None):
+                 log: TextIO | None = None, backend: MatchBackend | None = None,
+                 backend_factory: Callable[[Pool], MatchBackend] | None = None,
+                 env_factory: Callable[..., Any] | None = None):
         self.config = config
         self.out = Path(out_dir)
         self.log = log if log is not None else sys.stderr
@@ -109,8 +114,11 @@ class League:
         else:
             self.pool = Pool.create(pool_dir, game=self.game.name, roles=self.roles,
                                     mu=config.ratings.mu, sigma=config.ratings.sigma)
+        if backend is None and backend_factory is not None:
+            backend = backend_factory(self.pool)
         self.backend: MatchBackend = backend if backend is not None else LocalBackend(
             self.game, MemberLoader(self.pool), cache_size=config.cache_size)
+        self.env_factory: Callable[..., Any] = env_factory if env_factory is not None else envs.SelfPlayVecEnv
         self.metrics_path = self.out / "metrics.csv"
         self.started = time.monotonic()
         self.elapsed_before = float(self.pool.state.get("elapsed", 0.0))
@@ -178,7 +186,7 @@ class League:
         start = self.best_member(turn.role) if turn.phase == "rotation" else None
         init = dict(self.pool.weights(start.id)) if start is not None else None
         source = self._opponents(turn, start)
-        env = envs.SelfPlayVecEnv(self.game, seat, source, ppo.n_envs, seed=seed, cache_size=cfg.cache_size)
+        env = self.env_factory(self.game, seat, source, ppo.n_envs, seed=seed, cache_size=cfg.cache_size)
         # Evaluate against the same kind of opponents the turn trains against, with a fixed
         # seed so successive evaluations differ only by the policy.
         eval_env = envs.SelfPlayVecEnv(self.game, seat, source, min(ppo.n_envs, 16), seed=seed + 1,
