@@ -367,6 +367,12 @@ class OpponentSampler:
                               min_games=self.config.min_games, learner_id=learner_id)
         return scheme_probabilities(self.scheme, candidates, x, self.config)
 
+    def weigher(self, learner: object, *,
+                learner_id: int | None = None) -> Callable[[Sequence[Candidate]], np.ndarray]:
+        """``probabilities`` bound to the learner: the per-seat weighing ``league.opponents``
+        computes once per training turn (ratings do not move during one)."""
+        return lambda candidates: self.probabilities(learner, candidates, learner_id=learner_id)
+
     def pick(self, learner: object, candidates_by_seat: Mapping[str, Sequence[Candidate]],
              rng: np.random.Generator | None = None, *,
              learner_id: int | None = None) -> dict[str, int]:

@@ -222,3 +222,27 @@ def test_config_errors_name_field_value_and_what_is_accepted(field, value, accep
 def test_config_mix_shares_must_sum_to_one():
     with pytest.raises(ConfigError, match="sum to 1"):
         SamplingConfig(self_play=0.5, pfsp=0.5, verification=0.5)
+
+
+def test_pool_members_are_candidates_and_the_evaluators_payoff_table_is_read(tmp_path):
+    pool_mod = pytest.importorskip("league.pool")
+    from league.evaluator import PayoffTable
+
+    random_spec = {"kind": "random", "n_actions": 3}
+    with pool_mod.Pool.create(tmp_path / "pool", game="g", roles=["a"]) as pool:
+        for k in range(3):
+            pool.add("a", {}, spec=random_spec, hparams={}, step=k)
+        # member 2 is strong by rating, but member 0 has beaten the learner (2) in 30 games
+        pool.record_match(["s0", "s1"], [2, 1], [1, 2], [(35.0, 1.0), (20.0, 1.0)])
+        payoff = PayoffTable()
+        for _ in range(30):
+            payoff.record([0, 2], [1, 2])
+        learner = pool.member(2)
+        sampler = OpponentSampler(SamplingConfig(scheme="pfsp_hard", min_games=20), payoff=payoff, seed=0)
+        x = win_probabilities(learner, pool.active(), payoff=payoff, min_games=20)
+        assert x[0] == 0.0 and x[1] > 0.99 and x[2] == 0.5  # empirical, rating, rating (itself)
+        probs = sampler.weigher(learner)(pool.active())
+        assert probs == pytest.approx(np.array([1.0, (1 - x[1]) ** 2, 0.25]) / (1.25 + (1 - x[1]) ** 2))
+        assert sampler.pick(learner, {"s1": pool.active()[:2]}) == {"s1": 0}
+        newest = scheme_probabilities("latest", pool.active(), np.full(3, 0.5))
+        assert newest.tolist() == [0.0, 0.0, 1.0]
