@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help=f"output directory (default: ./{DEFAULT_OUT}, or a new run-* name if taken)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last committed state")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where evaluation matches (and optionally rollouts) run: this process, or Ray "
+                        "workers with the league in a Ray actor (see docs/ray.md)")
+    p.add_argument("--address", help="--backend ray: the Ray cluster to join (default: start a local "
+                                     "instance with this machine's cores)")
+    p.add_argument("--workers", type=int, help="--backend ray: worker actors (default: the cluster's CPUs)")
+    p.add_argument("--rollout-shards", type=int, default=0, metavar="N",
+                   help="--backend ray: step the learner's env copies on N workers (default 0: in the "
+                        "league actor)")
     p.add_argument("--help-config", action="store_true", help="list every config key with its default and exit")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     return p
@@ -94,17 +103,28 @@ def _main(args: argparse.Namespace) -> int:
 
     from league.orchestrator import League
 
+    if args.backend != "ray" and (args.address or args.workers is not None or args.rollout_shards):
+        raise ConfigError("--address, --workers and --rollout-shards need --backend ray")
+    if args.backend == "ray":
+        from league.distributed import RayLeague, import_ray
+
+        import_ray()  # before creating anything: without Ray, a one-line hint and exit 2
+
     out.mkdir(parents=True, exist_ok=True)
     log = open(os.devnull, "w") if args.quiet else sys.stderr
     started = time.monotonic()
-    league = League(config, out, resume=bool(args.resume), log=log)
+    if args.backend == "ray":
+        league = RayLeague(config, out, resume=bool(args.resume), log=log, address=args.address,
+                           workers=args.workers, rollout_shards=args.rollout_shards, quiet=args.quiet)
+    else:
+        league = League(config, out, resume=bool(args.resume), log=log)
     try:
         if not args.resume:
             # Written after the pool exists, so a directory with config.toml always has a pool.
             (out / "config.toml").write_text(dump_toml(config.to_dict()))
         print(f"league: {config.game.name} with roles {league.roles}; output in {out}", file=log)
         summary = league.run()
-        board = write_report(league, out)
+        board = league.report() if args.backend == "ray" else write_report(league, out)
     finally:
         league.close()
     print(board)
