@@ -27,6 +27,7 @@ from league.errors import (ConfigError, MissingWeightsError, PoolCorruptError, P
                            UnknownMemberError, UnknownRoleError, WeightsShapeError)
 from league.policies import build_network, expected_shapes, mlp_spec
 from league.pool import MatchRecord, Member, Pool
+from league.pool_weights import load_weights, save_weights
 
 SPEC = mlp_spec(6, 3, [8])
 RANDOM = {"kind": "random", "n_actions": 3}
@@ -108,6 +109,28 @@ def test_weights_come_back_bit_identical(tmp_path, dtype):
         assert _same(pool.weights(m.id), w)
 
 
+@given(st.lists(st.tuples(st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int8,
+                                           torch.int64, torch.uint8, torch.bool]),
+                          st.lists(st.integers(0, 5), max_size=3), st.booleans()), min_size=1, max_size=6),
+       st.integers(0, 2**31))
+@settings(max_examples=40, deadline=None)
+def test_weights_files_round_trip_any_dtypes_shapes_and_layouts(items, seed):
+    """The safetensors encoder: any mix of dtypes/shapes (0-d, empty, transposed) reloads bit-identical."""
+    gen = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for k, (dtype, shape, transpose) in enumerate(items):
+        t = (torch.randn(shape, generator=gen, dtype=torch.float64) * 100).to(dtype)
+        if transpose and t.dim() >= 2:
+            t = t.transpose(0, 1)  # not contiguous
+        tensors[f"t{k}"] = t
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w.safetensors"
+        save_weights(path, tensors)
+        back = load_weights(path)
+        assert _same(back, {k: v.contiguous() for k, v in tensors.items()})
+        assert [p.name for p in Path(tmp).iterdir()] == ["w.safetensors"]
+
+
 def test_numpy_weights_and_a_real_network_round_trip(tmp_path):
     net = build_network(SPEC)
     sd = net.state_dict()
@@ -170,6 +193,33 @@ def test_run_state_round_trip_and_commits_with_rows(pool_dir):
         assert pool.state == {"rotation": 3}
     with Pool.open(pool_dir) as pool:
         assert pool.state == {"rotation": 3}
+
+
+def test_add_many_and_retire_many_commit_batches(tmp_path):
+    with Pool.create(tmp_path / "p", game="g", roles=["a", "b"], fsync=True) as pool:
+        made = pool.add_many([
+            {"role": "a", "weights": _weights(0), "spec": SPEC, "hparams": {"i": 0}, "step": 0},
+            {"role": "a", "weights": _weights(1), "spec": SPEC, "hparams": {"i": 1}, "step": 1, "parent": 0},
+            {"role": "b", "weights": {}, "spec": RANDOM, "hparams": {}, "step": 0, "anchor": True},
+        ], state={"batch": 1})
+        assert [(m.id, m.role, m.version, m.parent, m.anchor) for m in made] == \
+               [(0, "a", 0, None, False), (1, "a", 1, 0, False), (2, "b", 0, None, True)]
+        assert pool.add_many([]) == []
+        before = _fingerprint(tmp_path / "p")
+        with pytest.raises(WeightsShapeError):  # one bad entry: nothing of the batch is written
+            pool.add_many([{"role": "a", "weights": _weights(2), "spec": SPEC, "hparams": {}, "step": 2},
+                           {"role": "a", "weights": {}, "spec": SPEC, "hparams": {}, "step": 3}])
+        with pytest.raises(ValueError, match="entry 0"):
+            pool.add_many([{"role": "a", "weights": {}, "spec": RANDOM, "hparams": {}, "step": 0, "oops": 1}])
+        with pytest.raises(UnknownMemberError):  # a parent must exist or come earlier in the batch
+            pool.add_many([{"role": "a", "weights": {}, "spec": RANDOM, "hparams": {}, "step": 0, "parent": 3}])
+        assert _fingerprint(tmp_path / "p") == before and len(pool) == 3
+        retired = pool.retire_many([0, 2, 0], "pruned")
+        assert [(m.id, m.active, m.retired_reason) for m in retired] == [(0, False, "pruned"), (2, False, "pruned"),
+                                                                         (0, False, "pruned")]
+    with Pool.open(tmp_path / "p", fsync=True) as pool:
+        assert [m.id for m in pool.active()] == [1] and pool.state == {"batch": 1}
+        assert _same(pool.weights(1), _weights(1))
 
 
 def test_member_is_frozen_and_its_spec_is_read_only_but_copies_are_plain(pool_dir):

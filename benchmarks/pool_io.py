@@ -1,0 +1,195 @@
+"""Pool I/O benchmark: member save/load against torch.save/torch.load, and a fresh process's
+open + list-active + sample on big pools.
+
+    python benchmarks/pool_io.py                      # the full run (a few minutes)
+    python benchmarks/pool_io.py --sizes 2000 --reps 10   # a quick look
+
+1. Save and load one member, ``pool.add`` / ``pool.weights`` against ``torch.save`` /
+   ``torch.load`` of the same state_dict, for a ~100k- and a ~5M-parameter actor-critic,
+   interleaved so that both see the same machine load; medians over the repetitions.
+2. Fresh-process query: a new ``python -c`` process opens a pool of N members read-only, lists
+   the active index, picks a random active member and loads its metadata (spec, hparams,
+   created, rating).  Reported: in-process time from ``Pool.open`` to the sampled metadata, and
+   the whole process's wall time (interpreter start and imports included).  Each pool is
+   measured with every member active (the worst case) and after pruning has retired all but
+   2 % (a league that prunes; the all index keeps every member).
+
+The pools are built with ``Pool.add_many`` (one commit per 1,000 members) from weightless
+members with per-member hparams, so the metadata is realistic without 100k weights files.
+Writes a Markdown table to benchmarks/results/pool_io.md and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from league.policies import build_network, mlp_spec  # noqa: E402
+from league.pool import Pool  # noqa: E402
+
+NETS = {"~100k params": mlp_spec(64, 9, [192, 192]), "~5M params": mlp_spec(64, 9, [1536, 1536])}
+
+QUERY = """
+import random, sys, time
+from league.pool import Pool
+t0 = time.perf_counter()
+pool = Pool.open(sys.argv[1], "r")
+active = pool.active()
+m = pool.member(random.choice(active).id)
+meta = (m.spec, m.hparams, m.created, m.mu, m.conservative, m.role, m.version)
+t1 = time.perf_counter()
+print(f"{(t1 - t0) * 1e3:.3f} {len(active)} {len(pool.members())}")
+"""
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e3
+
+
+def bench_save_load(tmp: Path, reps: dict[str, int]) -> list[dict[str, object]]:
+    """Interleaved save and load timings per network size."""
+    out = []
+    for label, spec in NETS.items():
+        net = build_network(spec)
+        sd = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        n_params = sum(v.numel() for v in sd.values())
+        root = tmp / f"save_{n_params}"
+        (root / "torch").mkdir(parents=True)
+        n = reps[label]
+        t_save, p_save, t_load, p_load = [], [], [], []
+        with Pool.create(root / "pool", game="bench", roles=["learner"]) as pool:
+            ids = []
+            for i in range(n + 2):  # the first two warm up both paths
+                path = root / "torch" / f"{i}.pt"
+                t = time.perf_counter()
+                torch.save(sd, path)
+                t_save.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                m = pool.add("learner", sd, spec=spec, hparams={"lr": 3e-4, "rep": i}, step=i)
+                p_save.append(time.perf_counter() - t)
+                ids.append(m.id)
+            for i in range(n + 2):
+                t = time.perf_counter()
+                torch.load(root / "torch" / f"{i}.pt", weights_only=True)
+                t_load.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                pool.weights(ids[i])
+                p_load.append(time.perf_counter() - t)
+        row = {"net": f"{label} ({n_params:,})", "reps": n}
+        for name, samples in (("torch_save", t_save), ("pool_save", p_save),
+                              ("torch_load", t_load), ("pool_load", p_load)):
+            row[name] = _median_ms(samples[2:])
+        out.append(row)
+    return out
+
+
+def build_pool(path: Path, n: int, rng: random.Random) -> None:
+    """n weightless members over two roles, each with its own hparams, in batches."""
+    spec = {"kind": "random", "n_actions": 9}
+    with Pool.create(path, game="bench", roles=["player_0", "player_1"]) as pool:
+        done = 0
+        while done < n:
+            batch = min(1000, n - done)
+            pool.add_many([
+                {"role": f"player_{(done + k) % 2}", "weights": {}, "spec": spec, "step": 1000 * (done + k),
+                 "hparams": {"lr": rng.uniform(1e-5, 1e-3), "ent_coef": rng.uniform(0, 0.05),
+                             "gamma": rng.choice([0.99, 0.995]), "seed": done + k}}
+                for k in range(batch)])
+            done += batch
+
+
+def query(path: Path, runs: int) -> dict[str, float]:
+    """Fresh processes: in-process open..sample and whole wall time, medians."""
+    inproc, wall = [], []
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    for _ in range(runs):
+        t = time.perf_counter()
+        res = subprocess.run([sys.executable, "-c", QUERY, str(path)], capture_output=True, text=True,
+                             env=env, check=True)
+        wall.append(time.perf_counter() - t)
+        ms, n_active, n_all = res.stdout.split()
+        inproc.append(float(ms) / 1e3)
+    return {"inproc": _median_ms(inproc), "wall": _median_ms(wall), "active": int(n_active), "all": int(n_all)}
+
+
+def bench_queries(tmp: Path, sizes: list[int], runs: int, keep: float) -> list[dict[str, object]]:
+    out = []
+    rng = random.Random(0)
+    for n in sizes:
+        path = tmp / f"pool_{n}"
+        t = time.perf_counter()
+        build_pool(path, n, rng)
+        build_s = time.perf_counter() - t
+        out.append({"members": n, "case": "all active", "build_s": build_s, **query(path, runs)})
+        with Pool.open(path, "a") as pool:
+            ids = list(range(n))
+            rng.shuffle(ids)
+            pool.retire_many(ids[int(keep * n):], "pruned")
+        out.append({"members": n, "case": f"{keep:.0%} active", "build_s": build_s, **query(path, runs)})
+    return out
+
+
+def table(saves: list[dict[str, object]], queries: list[dict[str, object]], note: str) -> str:
+    lines = [
+        "# Pool I/O benchmark", "",
+        f"`python benchmarks/pool_io.py` — {note}", "",
+        "## Member save and load (median ms; ratio = pool / torch; target <= 1.0x)", "",
+        "| network (params) | reps | torch.save | pool.add | ratio | torch.load | pool.weights | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in saves:
+        lines.append(f"| {r['net']} | {r['reps']} | {r['torch_save']:.2f} | {r['pool_save']:.2f} | "
+                     f"{r['pool_save'] / r['torch_save']:.2f}x | {r['torch_load']:.2f} | {r['pool_load']:.2f} | "
+                     f"{r['pool_load'] / r['torch_load']:.2f}x |")
+    lines += [
+        "", "## Fresh process: open + list active + sample one member's metadata "
+        "(median ms; target <= 100 ms in-process at 100,000 members)", "",
+        "| members (all index) | active | in-process open..sample | whole process wall | build (add_many) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in queries:
+        lines.append(f"| {r['all']:,} | {r['active']:,} ({r['case']}) | {r['inproc']:.1f} | {r['wall']:.0f} | "
+                     f"{r['build_s']:.1f} s |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=0, help="save/load repetitions (default 60 small, 20 big)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="pool sizes to query")
+    parser.add_argument("--runs", type=int, default=7, help="fresh processes per query case")
+    parser.add_argument("--keep", type=float, default=0.02, help="active share after pruning")
+    parser.add_argument("--dir", type=Path, default=None, help="scratch directory (default: a temp dir)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pool_io.md")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # the machine is shared; and single-thread numbers compare fairly
+    reps = {"~100k params": args.reps or 60, "~5M params": args.reps or 20}
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        saves = bench_save_load(Path(tmp), reps)
+        queries = bench_queries(Path(tmp), args.sizes, args.runs, args.keep)
+    note = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (load average {load:.1f} "
+            f"at start), Python {platform.python_version()}, torch {torch.__version__} (1 thread), "
+            f"h5py {h5py.__version__} / HDF5 {h5py.version.hdf5_version}, scratch on local disk.")
+    text = table(saves, queries, note)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
