@@ -98,12 +98,15 @@ _MEMBER_FIELDS = tuple(Member.__dataclass_fields__)
 
 
 class _LazyField:
-    """A Member field the pool decodes on first access, then caches in the instance.
+    """A Member field read from the pool's row on first access, then kept in the instance.
 
-    Listing 100k members must not decode 100k JSON documents and datetimes: the pool builds
-    members with these four fields missing from ``__dict__`` and a ``_lazy`` source tuple
-    (blob heap, offsets, timestamp).  A ``Member(...)`` built by hand has them all set, and
-    the instance dict always wins over this (non-data) descriptor.
+    Listing 100k members must not convert 100k rows and decode 100k JSON documents when the
+    caller looks at a few: the pool builds a member as ``{"id", "_src"}`` only.  The first
+    scalar field read converts the whole row (one ``tolist``); spec, hparams, retired_reason
+    and created decode separately, since they cost most.  A ``Member(...)`` built by hand has
+    every field in its ``__dict__``, which always wins over this (non-data) descriptor.  The
+    pool never changes a row a lazy member still refers to (see ``Pool._touch``), so a member
+    stays the snapshot it was when handed out.
     """
 
     def __init__(self, name: str) -> None:
@@ -113,7 +116,17 @@ class _LazyField:
         if obj is None:
             return self
         d = obj.__dict__
-        heap, so, sl, ho, hl, ro, rl, created_us = d["_lazy"]
+        if "_ptrs" not in d:
+            rows, _heap, roles = d["_src"]
+            (role, version, parent, step, created_us, so, sl, ho, hl, mu, sigma, games, ro, rl, active, anchor,
+             _stored) = rows[d["id"]].tolist()   # MEMBER_DTYPE field order
+            d.update({"role": roles[role], "version": version, "parent": None if parent < 0 else parent,
+                      "step": step, "mu": mu, "sigma": sigma, "games": games, "active": active == 1,
+                      "anchor": anchor == 1, "_ptrs": (so, sl, ho, hl, ro, rl, created_us)})
+            if self.name in d:
+                return d[self.name]
+        so, sl, ho, hl, ro, rl, created_us = d["_ptrs"]
+        heap = d["_src"][1]
         if self.name == "spec":
             value = heap.get(so, sl)
         elif self.name == "hparams":
@@ -126,7 +139,7 @@ class _LazyField:
         return value
 
 
-for _name in ("spec", "hparams", "created", "retired_reason"):
+for _name in _MEMBER_FIELDS[1:]:
     setattr(Member, _name, _LazyField(_name))
 
 
@@ -230,11 +243,17 @@ def _encode(what: str, obj: Any) -> bytes:
 
 
 class _Growable:
-    """A numpy structured array with amortised O(1) append (the writer's copy of a table)."""
+    """A numpy structured array with amortised O(1) append (the writer's copy of a table).
 
-    def __init__(self, data: np.ndarray):
-        self.buf = np.zeros(max(16, 2 * len(data)), dtype=data.dtype)
-        self.buf[: len(data)] = data
+    ``copy=False`` adopts ``data`` itself (readers: no spare room, no 2x allocation).
+    """
+
+    def __init__(self, data: np.ndarray, *, copy: bool = True):
+        if copy:
+            self.buf = np.zeros(max(16, 2 * len(data)), dtype=data.dtype)
+            self.buf[: len(data)] = data
+        else:
+            self.buf = data
         self.n = len(data)
 
     def append(self, row: np.ndarray) -> None:
@@ -559,11 +578,11 @@ class Pool:
                 # The reason is committed before any row points at it: a reader may see a row
                 # change at any flush, and must then find the blob it names.
                 self._commit()
+                self._touch(todo)
                 rows = self._rows.buf
                 rows["active"][todo] = 0
                 rows["reason_off"][todo] = off
                 rows["reason_len"][todo] = length
-                self._touch(todo)
                 self._commit()
         return self._materialize(ids)
 
@@ -579,8 +598,8 @@ class Pool:
         if row["stored"] != store.STORED_FILE:
             return
         with self._writing():
-            self._rows.buf["stored"][i] = store.STORED_DELETED
             self._touch([i])
+            self._rows.buf["stored"][i] = store.STORED_DELETED
             self._commit()  # the row says "deleted" before the file goes: never a dangling row
             self._weights_path(i).unlink(missing_ok=True)
 
@@ -714,8 +733,9 @@ class Pool:
         """Make a snapshot the pool's current view."""
         self._header = snap.header
         self._commit_rec = snap.commit
-        self._rows = _Growable(snap.rows)
-        self._match_rows = _Growable(snap.matches)
+        writer = self.mode == "a"
+        self._rows = _Growable(snap.rows, copy=writer)
+        self._match_rows = _Growable(snap.matches, copy=writer)
         self._blobs = bytearray(snap.blobs)
         self._heap = _JsonHeap(self._blobs)
         self._n_matches = snap.commit.n_matches
@@ -734,16 +754,16 @@ class Pool:
             self._applied = self._n_matches
 
     def _apply_post(self, post: list[list[Any]], *, write: bool) -> None:
+        """Set logged post-match values in the rows (``write``: and in the file, later).
+
+        Without ``write`` this runs only on a freshly loaded rows array that no Member
+        refers to yet.
+        """
+        if write:
+            self._touch([p[0] for p in post])
         rows = self._rows.buf
         for mid, mu, sigma, games in post:
             rows["mu"][mid], rows["sigma"][mid], rows["games"][mid] = mu, sigma, games
-        ids = [p[0] for p in post]
-        if write:
-            self._touch(ids)
-        else:
-            for mid in ids:
-                if mid < len(self._members_cache):
-                    self._members_cache[mid] = None
 
     def _clean_weights_dir(self) -> None:
         """Remove what a dead writer left: temp files, files of uncommitted or deleted members."""
@@ -798,7 +818,7 @@ class Pool:
             raise PoolCorruptError(f"pool index {index} could not be re-read ({exc})") from None
         store.check_rows(rows, self._header, store.read_commit(ds["counts"], index, refresh=True).n_blobs, index)
         old = self._rows_view()
-        self._rows = _Growable(rows)
+        self._rows = _Growable(rows, copy=False)
         self._commit_rec = commit
         self._n_matches = commit.n_matches
         self._applied = commit.applied
@@ -842,29 +862,23 @@ class Pool:
         return [cache[i] for i in idx]  # type: ignore[misc]
 
     def _build(self, idx: list[int]) -> list[Member]:
-        """Member objects for rows ``idx``, cached.  Pools get big (100k members), so this is
-        one ``tolist`` of the rows and one dict per member; JSON fields decode lazily."""
+        """Member objects for rows ``idx``, cached.  Pools get big (100k members): a member
+        starts as its id and a shared reference to the rows; fields load on first use."""
         sub = self._rows_view()[idx]
-        if len(sub):
+        if len(sub):  # the JSON a member may decode later must be in memory by then
             ends = np.maximum(np.maximum(sub["spec_off"] + sub["spec_len"], sub["hparams_off"] + sub["hparams_len"]),
                               sub["reason_off"] + sub["reason_len"])
             self._fetch_blobs(int(ends.max()))
-        roles, heap, cache = self.roles, self._heap, self._members_cache
+        src = (self._rows.buf, self._heap, self.roles)
+        cache = self._members_cache
         new, setattr_ = object.__new__, object.__setattr__
-        # Column by column: a structured array's own tolist() is ~20x slower.
-        cols = [sub[name].tolist() for name in store.MEMBER_DTYPE.names]
         out = []
         gc_was_on = gc.isenabled()
         gc.disable()  # 100k new objects would trigger repeated full collections over them
         try:
-            for i, role, version, parent, step, created_us, so, sl, ho, hl, mu, sigma, games, ro, rl, active, \
-                    anchor, _stored in zip(idx, *cols):
+            for i in idx:
                 m = new(Member)
-                # Bypass the frozen __init__ (one __setattr__ per field): 2x faster.
-                setattr_(m, "__dict__", {
-                    "id": i, "role": roles[role], "version": version, "parent": None if parent < 0 else parent,
-                    "step": step, "mu": mu, "sigma": sigma, "games": games, "active": active == 1,
-                    "anchor": anchor == 1, "_lazy": (heap, so, sl, ho, hl, ro, rl, created_us)})
+                setattr_(m, "__dict__", {"id": i, "_src": src})  # bypasses the frozen __init__
                 cache[i] = m
                 out.append(m)
         finally:
@@ -983,11 +997,19 @@ class Pool:
         return off, len(data)
 
     def _touch(self, ids: Iterable[int]) -> None:
-        """Rows changed in memory: write them with the next commit, rebuild their Members."""
+        """Call *before* changing rows in memory: they go to the file with the next commit.
+
+        A Member handed out earlier may not have read its row yet (lazy); it reads it now,
+        so it keeps the values it had when handed out.  Later queries build new Members.
+        """
         cache = self._members_cache
         for i in ids:
             self._dirty.add(i)
-            cache[i] = None
+            m = cache[i]
+            if m is not None:
+                for name in _MEMBER_FIELDS:
+                    getattr(m, name)
+                cache[i] = None
 
     def _write_span(self, name: str, start: int, data: np.ndarray) -> None:
         """Write ``data`` at ``start`` of a 1-D table, growing it by whole chunks.
