@@ -258,7 +258,7 @@ class _Growable:
 
     def append(self, row: np.ndarray) -> None:
         if self.n == len(self.buf):
-            grown = np.zeros(2 * len(self.buf), dtype=self.buf.dtype)
+            grown = np.zeros(max(16, 2 * len(self.buf)), dtype=self.buf.dtype)
             grown[: self.n] = self.buf[: self.n]
             self.buf = grown
         self.buf[self.n] = row
