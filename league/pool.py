@@ -476,6 +476,11 @@ class Pool:
         try:
             tensors = load_weights(path)
         except FileNotFoundError:
+            if self.mode == "r":  # the writer may have deleted them since our last look
+                self._sync()
+                if self._rows_view()[i]["stored"] == store.STORED_DELETED:
+                    raise MissingWeightsError(f"weights of member {i} were deleted after it was retired; "
+                                              "only its metadata and rating remain") from None
             raise MissingWeightsError(f"weights file {path} of member {i} is missing; "
                                       "restore the pool's weights/ directory from a backup") from None
         except (safetensors.SafetensorError, OSError, ValueError) as exc:

@@ -31,7 +31,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from league.errors import PoolCorruptError, PoolVersionError
+from league.errors import PoolCorruptError, PoolError, PoolVersionError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -189,6 +189,9 @@ def open_writer(path: Path) -> h5py.File:
     except OSError as exc:
         if "already open for" in str(exc):
             raise IndexBusyError(str(exc)) from None
+        if not os.access(path, os.W_OK):
+            raise PoolError(f"{path} is not writable by this user; open the pool with mode='r' "
+                            "or fix the file's permissions") from None
         raise PoolCorruptError(f"{path} cannot be opened for writing ({exc}); "
                                "restore it from a backup") from None
     return h5py.File(fid)

@@ -222,6 +222,18 @@ def test_add_many_and_retire_many_commit_batches(tmp_path):
         assert _same(pool.weights(1), _weights(1))
 
 
+def test_a_member_stays_the_snapshot_it_was_when_handed_out(pool_dir):
+    with Pool.open(pool_dir, "a") as writer, Pool.open(pool_dir, "r") as reader:
+        mine, theirs = writer.member(2), reader.member(2)  # fields not read yet (loaded lazily)
+        writer.record_match(["a", "b"], [2, 0], [1, 2], [(40.0, 2.0), (10.0, 2.0)])
+        writer.retire(2, "done")
+        for old in (mine, theirs):
+            assert (old.mu, old.games, old.active, old.retired_reason) == (26.0, 1, True, None)
+        for new in (writer.member(2), reader.member(2)):
+            assert (new.mu, new.games, new.active, new.retired_reason) == (40.0, 2, False, "done")
+        assert mine == theirs and writer.member(2) == reader.member(2)
+
+
 def test_member_is_frozen_and_its_spec_is_read_only_but_copies_are_plain(pool_dir):
     with Pool.open(pool_dir) as pool:
         m = pool.member(2)
