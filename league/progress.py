@@ -31,11 +31,11 @@ class TrainingProgress:
         if not self.enabled:
             return
         ev = event.evaluation
-        if ev is not None:  # before update(), which redraws the bar
-            self._bar.set_postfix_str(f"eval@{ev.step}: win {ev.win_rate:.2f} draw {ev.draw_rate:.2f} "
-                                      f"loss {ev.loss_rate:.2f}", refresh=False)
         self._bar.update(event.step - self._step)
         self._step = event.step
+        if ev is not None and event.evaluated_now:  # rare enough to redraw at once
+            self._bar.set_postfix_str(f"eval@{ev.step}: win {ev.win_rate:.2f} draw {ev.draw_rate:.2f} "
+                                      f"loss {ev.loss_rate:.2f}", refresh=True)
 
     def close(self) -> None:
         self._bar.close()

@@ -96,6 +96,16 @@ class GuessVecEnv:
         return obs, reward, terminated, truncated, infos
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """These tests drive PPO directly (``train`` would set this): on shared cores, torch's
+    intra-op threads spin against other processes and slow tiny updates down a hundredfold."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def small_config(**changes: Any) -> PPOConfig:
     base = PPOConfig(n_envs=4, n_steps=16, epochs=2, minibatches=2, hidden=(16,), lr=3e-3)
     return base.replace(**changes)

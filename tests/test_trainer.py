@@ -25,7 +25,7 @@ from league.policies import build_network, mlp_spec
 from league.ppo import PPOConfig
 from league.progress import TrainingProgress
 from league.trainer import StopReason, StopRules, TrainResult, train
-from test_ppo import GuessVecEnv, small_config
+from test_ppo import GuessVecEnv, one_torch_thread, small_config  # noqa: F401 (an autouse fixture)
 
 BATCH = small_config().batch_size
 
