@@ -76,7 +76,9 @@ class MatchBackend(Protocol):
 class LocalBackend:
     """Plays every match of a batch in this process, one after another."""
 
-    def __init__(self, game: Game, load: Callable[[MemberId], Policy], *, cache_size: int = 8):
+    def __init__(self, game: Game, load: Callable[[MemberId], Policy], *, cache_size: int = 64):
+        # Evaluation seats every active member in turn: a cache smaller than the active
+        # index would rebuild networks on most matches.
         self.runner = MatchRunner(game, load, cache_size=cache_size)
 
     def play(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None]) -> list[dict[str, int]]:

@@ -117,7 +117,7 @@ class League:
         if backend is None and backend_factory is not None:
             backend = backend_factory(self.pool)
         self.backend: MatchBackend = backend if backend is not None else LocalBackend(
-            self.game, MemberLoader(self.pool), cache_size=config.cache_size)
+            self.game, MemberLoader(self.pool), cache_size=max(64, config.cache_size))
         self.env_factory: Callable[..., Any] = env_factory if env_factory is not None else envs.SelfPlayVecEnv
         self.metrics_path = self.out / "metrics.csv"
         self.started = time.monotonic()

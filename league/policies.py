@@ -68,25 +68,26 @@ def _check_spec(spec: Mapping[str, Any]) -> str:
     return kind
 
 
-def _layer(n_in: int, n_out: int, gain: float) -> nn.Linear:
+def _layer(n_in: int, n_out: int, gain: float, init: bool) -> nn.Linear:
     layer = nn.Linear(n_in, n_out)
-    nn.init.orthogonal_(layer.weight, gain)
-    nn.init.zeros_(layer.bias)
+    if init:
+        nn.init.orthogonal_(layer.weight, gain)
+        nn.init.zeros_(layer.bias)
     return layer
 
 
-def _mlp(sizes: list[int], activation: type[nn.Module], out_gain: float) -> nn.Sequential:
+def _mlp(sizes: list[int], activation: type[nn.Module], out_gain: float, init: bool) -> nn.Sequential:
     layers: list[nn.Module] = []
     for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
-        layers += [_layer(n_in, n_out, float(np.sqrt(2))), activation()]
-    layers.append(_layer(sizes[-2], sizes[-1], out_gain))
+        layers += [_layer(n_in, n_out, float(np.sqrt(2)), init), activation()]
+    layers.append(_layer(sizes[-2], sizes[-1], out_gain, init))
     return nn.Sequential(*layers)
 
 
 class ActorCritic(nn.Module):
     """Separate actor and critic MLPs; ``forward`` returns ``(logits, value)``."""
 
-    def __init__(self, spec: Mapping[str, Any]):
+    def __init__(self, spec: Mapping[str, Any], *, init: bool = True):
         super().__init__()
         if _check_spec(spec) != "mlp":
             raise SpecError(f"ActorCritic needs an 'mlp' spec, got {spec!r}")
@@ -94,8 +95,10 @@ class ActorCritic(nn.Module):
         act = _ACTIVATIONS[spec.get("activation", "tanh")]
         sizes = [spec["obs_dim"], *spec.get("hidden", [64, 64])]
         # Small final gains (CleanRL): a near-uniform initial policy and a near-zero value.
-        self.actor = _mlp([*sizes, spec["n_actions"]], act, 0.01)
-        self.critic = _mlp([*sizes, 1], act, 1.0)
+        # init=False skips the orthogonal init (a QR per layer): loading a member's
+        # weights overwrites it anyway, and it dominated the cost of seating an opponent.
+        self.actor = _mlp([*sizes, spec["n_actions"]], act, 0.01, init)
+        self.critic = _mlp([*sizes, 1], act, 1.0, init)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.actor(obs), self.critic(obs).squeeze(-1)
@@ -121,7 +124,7 @@ def expected_shapes(spec: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     if _check_spec(spec) == "random":
         return {}
     with torch.device("meta"):
-        net = ActorCritic(spec)
+        net = ActorCritic(spec, init=False)
     return {k: tuple(v.shape) for k, v in net.state_dict().items()}
 
 
@@ -143,7 +146,7 @@ def _check_weights(spec: Mapping[str, Any], weights: Mapping[str, Any]) -> None:
 def load_network(spec: Mapping[str, Any], weights: Mapping[str, Any]) -> ActorCritic:
     """Rebuild a member's network; raises ``WeightsShapeError`` when weights don't fit the spec."""
     _check_weights(spec, weights)
-    net = ActorCritic(spec)
+    net = ActorCritic(spec, init=False)
     net.load_state_dict({k: torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v
                          for k, v in weights.items()})
     net.eval()

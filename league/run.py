@@ -101,7 +101,13 @@ def _main(args: argparse.Namespace) -> int:
     if args.quiet:
         config.report.progress = False
 
+    import torch
+
     from league.orchestrator import League
+
+    # Small networks gain nothing from intra-op threads, and on a busy machine the
+    # threads fight each other (and the env) for cores.
+    torch.set_num_threads(1)
 
     if args.backend != "ray" and (args.address or args.workers is not None or args.rollout_shards):
         raise ConfigError("--address, --workers and --rollout-shards need --backend ray")
