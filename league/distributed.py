@@ -363,7 +363,10 @@ class RayVecEnv:
         infos: dict[str, Any] = {}
         for key in parts[0][-1]:
             if key == "outcomes":
-                infos[key] = [(i + a, o) for (a, _), p in zip(self._ranges, parts) for i, o in p[-1][key]]
+                # By copy index (stable: a copy's own outcomes keep their order).  The local env
+                # lists them in the order its NPC rounds finished them, which a shard cannot know.
+                infos[key] = sorted(((i + a, o) for (a, _), p in zip(self._ranges, parts) for i, o in p[-1][key]),
+                                    key=lambda item: item[0])
             else:
                 infos[key] = np.concatenate([p[-1][key] for p in parts])
         self._mask = infos["action_mask"]
@@ -552,6 +555,7 @@ class RayLeague:
         self.actor = remote.remote(config, str(out), resume=resume, quiet=quiet, workers=workers,
                                    rollout_shards=rollout_shards, torch_threads=torch.get_num_threads())
         self.workers = workers
+        self._busy = False
         self.roles: list[str] = self._get(self.actor.open.remote())
         print(f"league: on Ray with {workers} workers (league actor pid {self._get(self.actor.pid.remote())})",
               file=self.log, flush=True)
@@ -566,9 +570,12 @@ class RayLeague:
 
     def run(self) -> dict[str, Any]:
         """Run the league; a turn whose env shard was lost is retrained from its start."""
+        self._busy = True
         while True:
             try:
-                return self._get(self.actor.run.remote())
+                summary = self._get(self.actor.run.remote())
+                self._busy = False
+                return summary
             except WorkerLostError as exc:
                 print(f"league: {exc}; retraining the turn", file=self.log, flush=True)
 
@@ -576,8 +583,12 @@ class RayLeague:
         return self._get(self.actor.report.remote())
 
     def close(self) -> None:
+        """Close the pool and stop the actor.  After an interrupted or failed ``run`` the actor
+        may still be busy (its calls run in order), so it is stopped at once instead; the pool
+        is crash-safe, and ``--resume`` continues from its last commit."""
         ray = import_ray()
         try:
-            self._get(self.actor.close.remote())
+            if not self._busy:
+                self._get(self.actor.close.remote())
         finally:
             ray.kill(self.actor, no_restart=True)
