@@ -1,0 +1,77 @@
+"""Smoke runs of the benchmark scripts, as CI runs them: every code path on tiny budgets.
+
+The numbers of these runs mean nothing; what is checked is that every scheme, game, metric and
+seed made it into the raw CSV, and that the table and plots were written.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.mark.slow
+def test_sampling_schemes_quick(tmp_path: Path) -> None:
+    pytest.importorskip("pyspiel")
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.sampling_schemes import GAMES, METRICS, SCHEMES
+
+    _run("sampling_schemes.py", "--quick", "--out", str(tmp_path), timeout=600)
+    with (tmp_path / "sampling_schemes.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    seen = {(r["game"], r["scheme"], r["seed"], r["metric"]) for r in rows}
+    want = {(g, s, str(seed), m) for g in GAMES for s in SCHEMES for seed in (0, 1) for m in METRICS[g]}
+    assert want <= seen, f"missing: {sorted(want - seen)[:5]}"
+    for r in rows:
+        value = float(r["value"])
+        if r["metric"].endswith("_expl"):
+            assert -1e-9 <= value <= 1.0 + 1e-9, r  # exploitability of rps / Kuhn lies in [0, 1]
+        else:
+            assert 0.0 <= value <= 1.0, r  # a rate
+    # Every turn of rps is measured, so its curves have more than one point per seed.
+    rps_steps = {r["steps"] for r in rows if r["game"] == "rps" and r["scheme"] == "latest" and r["seed"] == "0"}
+    assert len(rps_steps) >= 3
+    table = (tmp_path / "sampling_schemes.md").read_text()
+    for name in (*GAMES, *SCHEMES):
+        assert name in table
+    assert " ± " in table  # two seeds give an interval
+    for game in GAMES:
+        png = tmp_path / f"sampling_schemes_{game}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_evaluation_quick(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.evaluation import SCHEDULES
+
+    _run("evaluation.py", "--quick", "--out", str(tmp_path), timeout=300)
+    table = (tmp_path / "evaluation.md").read_text()
+    for name in (*SCHEDULES, "1v1", "4-seat FFA"):
+        assert name in table
+    assert (tmp_path / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with (tmp_path / "evaluation.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {(r["setting"], r["schedule"]) for r in rows} == {(s, k) for s in ("1v1", "4-seat FFA")
+                                                             for k in SCHEDULES}
+    taus = [float(r["kendall_tau"]) for r in rows]
+    assert all(-1.0 <= t <= 1.0 for t in taus)
+    # After a tenth of a round robin's games the ranking is already far better than chance.
+    end = {}
+    for r in rows:
+        end[r["setting"]] = max(end.get(r["setting"], 0), int(r["matches"]))
+    last = [float(r["kendall_tau"]) for r in rows if int(r["matches"]) == end[r["setting"]]]
+    assert len(last) == 2 * len(SCHEDULES) * 2 and min(last) > 0.4
