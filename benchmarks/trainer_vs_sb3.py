@@ -13,7 +13,7 @@ SB3's PPO has no action masking, so it plays masked games by learning which move
 the tictactoe observation (a square is free when both of its planes are 0) and masks the
 logits, so the learning problems are the same; the steps/s target is judged on plain SB3.
 
-    python benchmarks/trainer_vs_sb3.py [--seeds 3] [--steps 100000]
+    python benchmarks/trainer_vs_sb3.py [--seeds 3] [--steps 100000] [--quick]
 
 Writes ``benchmarks/results/trainer_vs_sb3.md``.
 """
@@ -258,8 +258,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per trainer")
     parser.add_argument("--steps", type=int, default=100_000, help="learner steps per run")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "trainer_vs_sb3.md")
+    parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/trainer_vs_sb3.md")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 1 seed, 8,192 steps, table printed only (unless --out is given)")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.steps = 1, 8192
     torch.set_num_threads(1)
     # torch imports its compiler stack the first time an optimizer is built (seconds): pay that
     # here, so it is not charged to whichever trainer happens to run first.
@@ -277,8 +281,10 @@ def main() -> None:
     logs.sort(key=lambda log: ["league", "SB3 PPO (", "SB3 PPO +"].index(
         next(p for p in ["league", "SB3 PPO (", "SB3 PPO +"] if log.name.startswith(p))))
     text = table(logs, args.steps, time.perf_counter() - start)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    out = args.out or (None if args.quick else Path(__file__).parent / "results" / "trainer_vs_sb3.md")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
     print(text)
 
 
