@@ -22,13 +22,13 @@ Match-selection rules are a registry (``SELECTION_RULES``; a name or a callable)
     keeps the games balanced; pure max-sigma or max-quality pair selection starves some members and
     over-plays the middle of the ladder (measured in ``benchmarks/evaluator_ranking.py``).
 ``uniform``
-    Uniform random seatings: the baseline.
+    Uniform random seatings: the baseline (the only rule that ignores the balance cap).
 ``round_robin``
     The seating whose members have met least often, ties at random: a round robin in random order.
 
-Every rule only seats members whose games stay within ``balance`` times the least-played
-member's (after a short warm-up), so no member plays more than ``balance`` times the games of the
-least-played one.  Seats are then assigned so that each member rotates through the seats it may
+``info`` and ``round_robin`` only seat members whose games stay within ``balance`` times the
+least-played member's (after a short warm-up), so no member plays more than ``balance`` times the
+games of the least-played one.  Seats are then assigned so that each member rotates through the seats it may
 take (all seats in a symmetric game; the seats of its role otherwise).
 """
 
@@ -320,26 +320,32 @@ def _seat_order(state: SelectionState, chosen: list[int], seats: list[int]) -> l
     return out
 
 
-def select_uniform(state: SelectionState, rng: np.random.Generator) -> list[int]:
-    """A uniform random seating among members within the balance cap."""
+def _uniform_seating(state: SelectionState, rng: np.random.Generator, *, capped: bool) -> list[int]:
+    """A uniform random seating; with ``capped``, only among members within the balance cap."""
     by_seat = [-1] * len(state.seats)
     # Seats in random order, so that with shared candidates no seat gets first pick every time.
     for s in rng.permutation(len(state.seats)).tolist():
         chosen = [k for k in by_seat if k >= 0]
-        ok = state.eligible(chosen)
         cands = np.array([i for i in state.allowed[s] if i not in chosen], dtype=int)
         if len(cands) == 0:
             raise ValueError(f"seat {state.seats[s]!r} has no member left to sit in it; "
                              f"each role needs at least as many members as it has seats")
-        good = cands[ok[cands]]
-        by_seat[s] = int(rng.choice(good if len(good) else cands))
+        if capped:
+            good = cands[state.eligible(chosen)[cands]]
+            cands = good if len(good) else cands
+        by_seat[s] = int(rng.choice(cands))
     return by_seat
+
+
+def select_uniform(state: SelectionState, rng: np.random.Generator) -> list[int]:
+    """Uniform random seatings, ignoring the balance cap: the baseline the benchmark measures."""
+    return _uniform_seating(state, rng, capped=False)
 
 
 def select_info(state: SelectionState, rng: np.random.Generator) -> list[int]:
     """Least-played focal vs the most informative opponents, plus a uniform share (module doc)."""
     if rng.random() < state.config.uniform_share:
-        return select_uniform(state, rng)
+        return _uniform_seating(state, rng, capped=True)
     return _fill(state, rng, lambda chosen, cands: sum(state.info_scores(c)[cands] for c in chosen))
 
 

@@ -90,7 +90,7 @@ def test_a_role_with_too_few_members_is_an_error():
         ev.next_seating()
 
 
-@pytest.mark.parametrize("rule", ["info", "uniform", "round_robin"])
+@pytest.mark.parametrize("rule", ["info", "round_robin"])
 def test_every_member_plays_and_the_games_stay_balanced(rule):
     n = 20
     skills = np.random.default_rng(0).normal(25, 8, n)
@@ -101,6 +101,13 @@ def test_every_member_plays_and_the_games_stay_balanced(rule):
     assert games.min() > 0
     assert games.max() <= 2 * games.min()
     assert games.sum() == 2 * 300
+
+
+def test_the_uniform_rule_ignores_the_balance_cap():
+    ev = Evaluator(SEATS2, members(4), config=EvaluationConfig(rule="uniform", balance=1.0, seed=0))
+    ev.run(by_id_play, 200)
+    games = np.array(list(ev.games.values()))
+    assert games.min() > 0 and games.max() > games.min() + 2  # a capped rule keeps max <= min + 2
 
 
 def test_the_uniform_share_reaches_members_the_info_rule_would_not_pick():
@@ -238,7 +245,10 @@ def test_config_errors_name_field_value_and_what_is_accepted(field, value, accep
 
 
 def games_to_tau(rule: str, seed: int, budget: int, target: float = 0.9) -> tuple[int | None, float]:
-    """Games until Kendall tau (mu order vs true order) first reaches ``target``; balance then."""
+    """Games until Kendall tau (mu order vs true order) first reaches ``target``; balance then.
+
+    The same population, outcome stream and ratings as ``benchmarks/evaluator_ranking.py``.
+    """
     n = 64
     skills = np.random.default_rng(seed).normal(25, 8, n)
     ev = Evaluator(SEATS2, members(n), config=EvaluationConfig(rule=rule, seed=seed),
@@ -254,9 +264,11 @@ def games_to_tau(rule: str, seed: int, budget: int, target: float = 0.9) -> tupl
 
 @pytest.mark.slow
 def test_info_selection_meets_the_ranking_bar():
-    """DESIGN.md bar: tau 0.9 within 60 % of a round robin's 2016 games (median), balance <= 2."""
-    budget = int(0.6 * 2016)
-    results = [games_to_tau("info", seed, 2016) for seed in (0, 1, 2, 3, 4)]
+    """DESIGN.md bar, on the benchmark's ten seeds: Kendall tau 0.9 within 60 % of a round
+    robin's 2016 games (median over seeds), no member with more than twice the least-played
+    member's games at that point."""
+    results = [games_to_tau("info", seed, 2016) for seed in range(10)]
     hits = sorted(g if g is not None else math.inf for g, _ in results)
-    assert hits[len(hits) // 2] <= budget, hits
+    median = (hits[4] + hits[5]) / 2
+    assert median <= 0.6 * 2016, hits
     assert all(b <= 2.0 for g, b in results if g is not None), results
