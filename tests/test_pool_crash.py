@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from league.pool import Pool
-from pool_crash_child import SPEC, weights_hash
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the helper script is not a package module
+from pool_crash_child import SPEC, weights_hash  # noqa: E402
 CHILD = str(HERE / "pool_crash_child.py")
 ROOT = HERE.parent
 N_TRIALS = 24
