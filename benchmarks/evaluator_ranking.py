@@ -13,7 +13,7 @@ of the round robin), and games balance = max/min games per member at that point.
 robin's games (median) with no member playing more than twice the games of the least-played one;
 uniform random pairs need about 94 %.
 
-    python benchmarks/evaluator_ranking.py [--seeds 10] [--out benchmarks/results]
+    python benchmarks/evaluator_ranking.py [--seeds 10] [--extra-seeds 30] [--out benchmarks/results]
 
 Writes ``evaluator_ranking.md`` (table) and ``evaluator_ranking.png`` (tau vs games).
 """
@@ -95,7 +95,13 @@ def _balance(games: np.ndarray) -> float:
     return float(games.max() / games.min()) if games.min() > 0 else math.inf
 
 
-def table(runs: dict[str, list[Run]], seeds: list[int], seconds: float) -> str:
+def _median_games(rs: list[Run]) -> float:
+    return float(np.median([r.games_to_target if r.games_to_target is not None else math.inf
+                            for r in rs]))
+
+
+def table(runs: dict[str, list[Run]], seeds: list[int], seconds: float,
+          extra: dict[str, list[Run]] | None = None) -> str:
     budget = min(r.budget for rs in runs.values() for r in rs)
     lines = [
         "# Evaluator: games to rank a 64-member population",
@@ -135,6 +141,13 @@ def table(runs: dict[str, list[Run]], seeds: list[int], seconds: float) -> str:
         repeats = max(r.repeats_at_rr for r in rr)
         lines.append(f"Round robin check: after {ROUND_ROBIN} games, pairs met more than once: "
                      f"{repeats} (0 = an exact round robin).")
+    if extra:
+        n = len(next(iter(extra.values())))
+        first = next(iter(extra.values()))[0].seed
+        lines += ["", f"Robustness, {n} more seeds ({first}..{first + n - 1}), same protocol: " + "; ".join(
+            f"`{rule}` median {_median_games(rs):.0f} games ({100 * _median_games(rs) / ROUND_ROBIN:.1f} % "
+            f"of RR), {sum(r.games_to_target is not None and r.games_to_target <= 0.6 * ROUND_ROBIN for r in rs)}"
+            f"/{n} seeds within 60 %" for rule, rs in extra.items()) + "."]
     lines += ["", f"Run time {seconds:.0f} s on {platform.machine()} "
               f"({platform.python_implementation()} {platform.python_version()}); "
               f"`python benchmarks/evaluator_ranking.py`."]
@@ -173,12 +186,16 @@ def main() -> None:
     # 1.5 round robins: uniform pairs often need more than one round robin to reach the target.
     parser.add_argument("--budget", type=int, default=3 * ROUND_ROBIN // 2, help="games per run")
     parser.add_argument("--rules", nargs="+", default=list(RULES), help="rules to compare")
+    parser.add_argument("--extra-seeds", type=int, default=0,
+                        help="also run info and uniform on this many more seeds (from 1000)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     start = time.perf_counter()
     runs = {rule: [run_rule(rule, s, args.budget) for s in seeds] for rule in args.rules}
-    text = table(runs, seeds, time.perf_counter() - start)
+    extra = ({rule: [run_rule(rule, s, args.budget) for s in range(1000, 1000 + args.extra_seeds)]
+              for rule in ("info", "uniform")} if args.extra_seeds else None)
+    text = table(runs, seeds, time.perf_counter() - start, extra)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "evaluator_ranking.md").write_text(text)

@@ -91,7 +91,7 @@ class MatchResult(NamedTuple):
     ratings: dict[str, Rating]
     """Seat -> the member's rating after the match."""
     seed: int
-    """The seed the match was played with (also in the pool's match log)."""
+    """The seed the match was played with (also in the pool's match log); -1 if none was given."""
 
 
 class PoolLike(Protocol):
