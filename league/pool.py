@@ -20,7 +20,12 @@ redone from the log (by readers and by a recovering writer) whenever it did not 
 
 A writer killed with ``index.h5`` open leaves the file flagged "open for write"; the next writer
 (holding the lock, so the old one is certainly dead) rebuilds the index from its committed
-contents into a temporary file and replaces it, keeping a hard-linked backup until done.
+contents into a temporary file and replaces it, keeping a hard-linked backup until done.  (It
+does the same when this process has the index open read-only, which HDF5 forbids to combine
+with a read-write open.)  Readers notice the new file and follow it.
+
+Members are frozen snapshots.  Those the pool hands out load their fields lazily from the
+rows they were built from, so that listing 100k members stays fast.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import gc
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -739,6 +745,7 @@ class Pool:
         """With the lock held: restore, validate, rebuild a dead writer's index, clean up."""
         index = self.path / _INDEX
         backup = self.path / (_INDEX + ".bak")
+        (self.path / (_INDEX + ".rebuild.tmp")).unlink(missing_ok=True)  # a rebuild that died
         if backup.exists():
             if index.exists():   # a rebuild finished but did not get to remove its backup
                 backup.unlink()
@@ -758,7 +765,10 @@ class Pool:
             # notice the new inode and follow.
             tmp = self.path / (_INDEX + ".rebuild.tmp")
             store.write_index(tmp, snap)
-            os.link(index, backup)
+            try:
+                os.link(index, backup)
+            except OSError:  # a filesystem without hard links
+                shutil.copy2(index, backup)
             os.replace(tmp, index)
             self._open_writer(snap)
             backup.unlink()

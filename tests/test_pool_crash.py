@@ -179,3 +179,17 @@ def test_a_logged_match_whose_ratings_were_not_applied_is_replayed(tmp_path, mon
     with Pool.open(root, "a") as pool:
         assert [(m.mu, m.sigma, m.games) for m in pool.members()] == [(20.0, 6.0, 1), (30.0, 6.0, 1)]
         assert len(pool.matches()) == 1
+
+
+def test_leftovers_of_a_rebuild_that_died_are_resolved(tmp_path):
+    root = tmp_path / "pool"
+    with Pool.create(root, game="g", roles=["a"]) as pool:
+        pool.add("a", {}, spec={"kind": "random", "n_actions": 2}, hparams={}, step=0)
+    os.replace(root / "index.h5", root / "index.h5.bak")      # died between backup and replace
+    (root / "index.h5.rebuild.tmp").write_bytes(b"half a file")
+    (root / "weights" / "7.safetensors.tmp").write_bytes(b"half a file")
+    (root / "weights" / "3.safetensors").write_bytes(b"never committed")
+    with Pool.open(root, "a") as pool:
+        assert len(pool) == 1
+    assert sorted(p.name for p in root.iterdir()) == ["index.h5", "weights", "writer.lock"]
+    assert list((root / "weights").iterdir()) == []
