@@ -31,17 +31,15 @@ rows they were built from, so that listing 100k members stays fast.
 from __future__ import annotations
 
 import fcntl
-import gc
 import json
 import math
 import os
 import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import h5py
 import numpy as np
@@ -53,6 +51,7 @@ from league.errors import (ConfigError, MissingWeightsError, PoolCorruptError, P
                            PoolExistsError, PoolLockedError, PoolNotFoundError, PoolReadOnlyError,
                            UnknownMemberError, UnknownRoleError, WeightsShapeError)
 from league.policies import expected_shapes
+from league.pool_member import EPOCH, MEMBER_FIELDS, JsonHeap, MatchRecord, Member, RowSource, build_members
 from league.pool_weights import load_weights, save_weights
 
 __all__ = ["Member", "MatchRecord", "Pool"]
@@ -60,230 +59,9 @@ __all__ = ["Member", "MatchRecord", "Pool"]
 _INDEX = "index.h5"
 _LOCK = "writer.lock"
 _WEIGHTS = "weights"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _DEDUPE_MAX = 4096  # blobs up to this size are deduplicated (specs and hparams repeat)
 _REQUIRED = frozenset({"role", "weights", "spec", "hparams", "step"})   # add_many entry keys
 _OPTIONAL = frozenset({"parent", "anchor"})
-
-
-@dataclass(frozen=True, eq=False)
-class Member:
-    """One frozen checkpoint of a role, as committed in the pool.
-
-    ``spec`` and ``hparams`` are shared, read-only views (members of one role usually share
-    them); copy with ``dict(...)`` or ``copy.deepcopy`` before changing them.  Members are
-    equal when every field is; they hash by id.
-    """
-
-    id: int
-    role: str
-    version: int                 # per-role counter from 0
-    parent: int | None
-    step: int
-    created: datetime            # tz-aware, UTC
-    spec: dict[str, Any]
-    hparams: dict[str, Any]
-    mu: float
-    sigma: float
-    games: int
-    active: bool
-    anchor: bool
-    retired_reason: str | None
-
-    @property
-    def conservative(self) -> float:
-        """The rating leaderboards and pruning use: mu - 3 sigma."""
-        return self.mu - 3.0 * self.sigma
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Through __init__ with every field: a pool-built member may not have decoded its lazy
-        # fields yet, and must not drag the pool's whole blob heap into the pickle.
-        return (Member, tuple(getattr(self, f) for f in _MEMBER_FIELDS))
-
-    # Written out (not generated) so that pool-built members (a subclass) and hand-built ones
-    # compare by value; hashing by id keeps equal members' hashes equal and works despite the
-    # dict fields.
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Member):
-            return NotImplemented
-        return all(getattr(self, f) == getattr(other, f) for f in _MEMBER_FIELDS)
-
-    def __hash__(self) -> int:
-        return hash(self.id)
-
-
-_MEMBER_FIELDS = tuple(Member.__dataclass_fields__)
-
-
-class _PoolMember(Member):
-    """A Member as the pool hands it out: just an id and a reference to the rows it came from
-    (two slots, no dict, ~4x cheaper to build); its fields load on first use (``_LazyField``)."""
-
-    __slots__ = ("_i", "_src")
-
-
-_PoolMember.__name__ = _PoolMember.__qualname__ = "Member"  # repr shows Member(...)
-_SET_I, _SET_SRC = _PoolMember._i.__set__, _PoolMember._src.__set__  # type: ignore[attr-defined]
-
-
-class _LazyField:
-    """A Member field read from the pool's row on first access, then kept in the instance.
-
-    Listing 100k members must not convert 100k rows and decode 100k JSON documents when the
-    caller looks at a few: the pool builds a ``_PoolMember`` holding only its row index and
-    the rows.  The first scalar field read converts the whole row (one ``tolist``); spec,
-    hparams, retired_reason and created decode separately, since they cost most.  A
-    ``Member(...)`` built by hand has every field in its ``__dict__``, which always wins over
-    this (non-data) descriptor.  The pool never changes a row a lazy member still refers to
-    (see ``Pool._touch``), so a member stays the snapshot it was when handed out.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        if obj is None:
-            return self
-        if self.name == "id":
-            return obj._i
-        d = obj.__dict__  # created on first use
-        if "_ptrs" not in d:
-            src = obj._src
-            i = obj._i
-            roles = src.roles
-            (role, version, parent, step, created_us, so, sl, ho, hl, mu, sigma, games, ro, rl, active, anchor,
-             _stored) = src.row(i)
-            d.update({"id": i, "role": roles[role], "version": version, "parent": None if parent < 0 else parent,
-                      "step": step, "mu": mu, "sigma": sigma, "games": games, "active": active == 1,
-                      "anchor": anchor == 1, "_ptrs": (so, sl, ho, hl, ro, rl, created_us)})
-            if self.name in d:
-                return d[self.name]
-        so, sl, ho, hl, ro, rl, created_us = d["_ptrs"]
-        heap = obj._src.heap
-        if self.name == "spec":
-            value = heap.get(so, sl)
-        elif self.name == "hparams":
-            value = heap.get(ho, hl)
-        elif self.name == "retired_reason":
-            value = heap.get(ro, rl) if rl else None
-        else:
-            value = _EPOCH + timedelta(microseconds=created_us)
-        d[self.name] = value
-        return value
-
-
-for _name in _MEMBER_FIELDS:
-    setattr(Member, _name, _LazyField(_name))
-
-
-class _RowSource:
-    """The rows (and JSON heap) one batch of pool-built members reads its fields from.
-
-    One row converts in ~2 us (``tolist`` of a numpy record), fine when a caller looks at a
-    few members; once many are read (a sampler over every active member), converting whole
-    columns at once is ~5x cheaper per row.
-    """
-
-    __slots__ = ("rows", "heap", "roles", "reads", "tuples")
-    _BULK_AFTER = 64
-
-    def __init__(self, rows: np.ndarray, heap: _JsonHeap, roles: tuple[str, ...]) -> None:
-        self.rows, self.heap, self.roles = rows, heap, roles
-        self.reads = 0
-        self.tuples: list[tuple[Any, ...]] | None = None
-
-    def row(self, i: int) -> tuple[Any, ...]:
-        """Row ``i`` as Python values, in MEMBER_DTYPE field order."""
-        if self.tuples is None:
-            self.reads += 1
-            if self.reads <= self._BULK_AFTER:
-                return self.rows[i].tolist()  # type: ignore[no-any-return]
-            self.tuples = list(zip(*(self.rows[name].tolist() for name in store.MEMBER_DTYPE.names)))
-        return self.tuples[i]
-
-
-class _JsonHeap:
-    """Decoded (frozen) JSON documents of the blob heap, cached by offset.
-
-    Holds the heap's bytes, not the file, so members keep working after the pool closes.
-    """
-
-    __slots__ = ("data", "cache")
-
-    def __init__(self, data: bytearray) -> None:
-        self.data = data   # the pool's bytearray; it grows in place, offsets never move
-        self.cache: dict[int, Any] = {}
-
-    def get(self, off: int, length: int) -> Any:
-        hit = self.cache.get(off)
-        if hit is None:
-            hit = _freeze(json.loads(self.data[off: off + length]))
-            self.cache[off] = hit
-        return hit
-
-
-class MatchRecord(NamedTuple):
-    """One logged match: who sat where and how they ranked (1 = best; equal = draw)."""
-
-    index: int
-    time: datetime
-    seats: tuple[str, ...]
-    member_ids: tuple[int, ...]
-    ranks: tuple[int, ...]
-    seed: int | None
-    kind: str
-
-
-class _FrozenDict(dict):  # type: ignore[type-arg]
-    """A dict that refuses changes: decoded specs are shared by many members."""
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("a member's spec/hparams are read-only (shared between members); "
-                        "copy them first with dict(...) or copy.deepcopy(...)")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse  # type: ignore[assignment]
-
-    def __reduce__(self) -> tuple[Any, ...]:  # pickles (e.g. to Ray workers) as a plain dict
-        return (dict, (_thaw(self),))
-
-    def __copy__(self) -> dict[str, Any]:
-        return dict(self)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        return _thaw(self)
-
-
-class _FrozenList(list):  # type: ignore[type-arg]
-    """A list that refuses changes (nested in a frozen spec, e.g. ``hidden``)."""
-
-    _refuse = _FrozenDict._refuse
-    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = _refuse  # type: ignore[assignment]
-    sort = reverse = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (list, (_thaw(self),))
-
-    def __copy__(self) -> list[Any]:
-        return list(self)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        return _thaw(self)
-
-
-def _freeze(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return _FrozenDict((k, _freeze(v)) for k, v in obj.items())
-    if isinstance(obj, list):
-        return _FrozenList(_freeze(v) for v in obj)
-    return obj
-
-
-def _thaw(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _thaw(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_thaw(v) for v in obj]
-    return obj
 
 
 def _now_us() -> int:
@@ -291,7 +69,7 @@ def _now_us() -> int:
 
 
 def _to_datetime(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
+    return EPOCH + timedelta(microseconds=us)
 
 
 def _encode(what: str, obj: Any) -> bytes:
@@ -347,7 +125,7 @@ class Pool:
         self._ino = -1
         self._closed = False
         self._broken: str | None = None
-        self._heap = _JsonHeap(bytearray())
+        self._heap = JsonHeap(bytearray())
         self._shapes_by_spec: dict[bytes, dict[str, tuple[int, ...]]] = {}  # spec JSON -> shapes
         self._dedupe: dict[bytes, tuple[int, int]] = {}
         self._caps: dict[str, int] = {}  # allocated rows of each table in the file
@@ -805,7 +583,7 @@ class Pool:
         self._rows = _Growable(snap.rows, copy=writer)
         self._match_rows = _Growable(snap.matches, copy=writer)
         self._blobs = bytearray(snap.blobs)
-        self._heap = _JsonHeap(self._blobs)
+        self._heap = JsonHeap(self._blobs)
         self._n_matches = snap.commit.n_matches
         self._applied = snap.commit.applied
         self._state_ptr = (snap.commit.state_off, snap.commit.state_len)
@@ -933,26 +711,9 @@ class Pool:
         return [cache[i] for i in idx]  # type: ignore[misc]
 
     def _build(self, idx: list[int]) -> list[Member]:
-        """Member objects for rows ``idx``, cached.  Pools get big (100k members): a member
-        starts as its row index and a shared reference to the rows; fields load on first use.
+        """Member objects for rows ``idx``, cached; their fields load on first use.
         (The JSON they may decode is in memory: see ``_fetch_referenced``.)"""
-        src = _RowSource(self._rows.buf, self._heap, self.roles)
-        cache = self._members_cache
-        new, set_i, set_src = object.__new__, _SET_I, _SET_SRC
-        out = []
-        gc_was_on = gc.isenabled()
-        gc.disable()  # 100k new objects would trigger repeated full collections over them
-        try:
-            for i in idx:
-                m = new(_PoolMember)   # bypasses the frozen __init__
-                set_i(m, i)
-                set_src(m, src)
-                cache[i] = m
-                out.append(m)
-        finally:
-            if gc_was_on:
-                gc.enable()
-        return out
+        return build_members(idx, RowSource(self._rows.buf, self._heap, self.roles), self._members_cache)
 
     def _fetch_referenced(self) -> None:
         """Readers: load every blob a row names (rows may be newer than the commit record)."""
@@ -1083,7 +844,7 @@ class Pool:
             self._dirty.add(i)
             m = cache[i]
             if m is not None:
-                for name in _MEMBER_FIELDS:
+                for name in MEMBER_FIELDS:
                     getattr(m, name)
                 cache[i] = None
 

@@ -404,14 +404,17 @@ def test_a_closed_pool_refuses_use(pool_dir):
 
 def test_a_second_writer_is_refused_until_the_first_closes(pool_dir):
     with Pool.open(pool_dir, "a"):
+        before = _fingerprint(pool_dir)
         with pytest.raises(PoolLockedError, match=f"pid {os.getpid()}"):
             Pool.open(pool_dir, "a")
+        assert _fingerprint(pool_dir) == before
         code = ("import sys; from league.pool import Pool\n"
                 "try: Pool.open(sys.argv[1], 'a')\n"
                 "except Exception as e: print(type(e).__name__, e)")
         out = subprocess.run([sys.executable, "-c", code, str(pool_dir)], capture_output=True, text=True,
                              cwd=ROOT, timeout=120).stdout
         assert out.startswith("PoolLockedError") and "mode='r'" in out
+        assert _fingerprint(pool_dir) == before
     with Pool.open(pool_dir, "a") as pool:
         assert len(pool) == 3
 
