@@ -118,6 +118,8 @@ class EvaluationConfig:
     """info: power on TrueSkill match quality; higher pits closer ratings against each other."""
     balance: float = 2.0
     """No member is seated once it has more than balance x the least-played member's games."""
+    batch: int = 8
+    """Seatings chosen before their results are applied (a parallel backend plays them at once)."""
     seed: int | None = None
     """Seed of the generator that picks seatings and match seeds (None: fresh entropy)."""
 
@@ -129,6 +131,8 @@ class EvaluationConfig:
         _check_real("evaluation.uniform_share", self.uniform_share, 0.0, 1.0)
         _check_real("evaluation.closeness", self.closeness, 0.0, math.inf)
         _check_real("evaluation.balance", self.balance, 1.0, math.inf)
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
+            raise ConfigError(f"evaluation.batch = {self.batch!r}: expected an integer >= 1")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise ConfigError(f"evaluation.seed = {self.seed!r}: expected an integer or none")
 
@@ -462,6 +466,10 @@ class Evaluator:
             games=np.zeros(n, dtype=int), met=np.zeros((n, n), dtype=int),
             beta=float(self.system.beta), config=self.config)
         self._seat_counts = np.zeros((n, len(self.seats)), dtype=int)
+        # Seatings handed out by next_seating and not yet recorded, already counted as played:
+        # a batch of seatings chosen before any result comes back then spreads over members
+        # instead of repeating the same least-played one.
+        self._pending: list[tuple[int, ...]] = []
 
     @classmethod
     def from_pool(cls, pool: Any, seats: Sequence[str], *, symmetric: bool = True,
@@ -506,7 +514,12 @@ class Evaluator:
     # ---------------------------------------------------------------- playing
 
     def next_seating(self) -> Seating:
-        """The next seating the rule picks, seats rotated, with a fresh match seed."""
+        """The next seating the rule picks, seats rotated, with a fresh match seed.
+
+        The seating counts as played from here on (games, pairs met, seats taken), so calling this
+        several times before recording any result gives a spread-out batch; pass each seating to
+        ``record`` once its result is in.
+        """
         chosen = [int(k) for k in self.rule(self.state, self.rng)]
         if len(chosen) != len(self.seats) or len(set(chosen)) != len(chosen):
             raise ValueError(f"selection rule returned {chosen!r}: expected {len(self.seats)} "
@@ -516,6 +529,8 @@ class Evaluator:
                 raise ValueError(f"selection rule seated member index {k} in seat "
                                  f"{self.seats[s]!r}, which its role may not take")
         chosen = self._rotate(chosen)
+        self._count(chosen)
+        self._pending.append(tuple(chosen))
         seed = int(self.rng.integers(2 ** 31 - 1))
         return Seating({s: int(self.state.ids[k]) for s, k in zip(self.seats, chosen)}, seed=seed)
 
@@ -563,19 +578,28 @@ class Evaluator:
                                    [int(r) for r in rank_list],
                                    [(float(r.mu), float(r.sigma)) for r in new],
                                    seed=seed, kind="eval")
-        for s, (k, r) in enumerate(zip(idx, new)):
+        for k, r in zip(idx, new):
             st.mu[k], st.sigma[k] = r.mu, r.sigma
+        if tuple(idx) in self._pending:
+            self._pending.remove(tuple(idx))  # counted when it was handed out
+        else:
+            self._count(idx)
+        self.payoff.record([int(st.ids[k]) for k in idx], rank_list)
+        return MatchResult(seating={s: int(st.ids[k]) for s, k in zip(self.seats, idx)},
+                           ranks={s: int(r) for s, r in zip(self.seats, rank_list)},
+                           ratings={s: Rating(float(r.mu), float(r.sigma)) for s, r in zip(self.seats, new)},
+                           seed=-1 if seed is None else int(seed))
+
+    def _count(self, idx: Sequence[int]) -> None:
+        """Count a seating (member indices in seat order) as played."""
+        st = self.state
+        for s, k in enumerate(idx):
             self._seat_counts[k, s] += 1
         distinct = sorted(set(idx))
         st.games[distinct] += 1
         for a, b in itertools.combinations(distinct, 2):
             st.met[a, b] += 1
             st.met[b, a] += 1
-        self.payoff.record([int(st.ids[k]) for k in idx], rank_list)
-        return MatchResult(seating={s: int(st.ids[k]) for s, k in zip(self.seats, idx)},
-                           ranks={s: int(r) for s, r in zip(self.seats, rank_list)},
-                           ratings={s: Rating(float(r.mu), float(r.sigma)) for s, r in zip(self.seats, new)},
-                           seed=-1 if seed is None else int(seed))
 
     def step(self, play: Play) -> MatchResult:
         """Select one seating, play it, rate it."""
@@ -585,14 +609,34 @@ class Evaluator:
 
     def run(self, play: Play, budget: int | None = None,
             on_match: Callable[[MatchResult], bool | None] | None = None) -> list[MatchResult]:
-        """Play ``budget`` matches (``config.budget`` if None); ``on_match`` sees each result and
-        may return True to stop early."""
+        """Play ``budget`` matches (``config.budget`` if None), ``config.batch`` seatings chosen at
+        a time and recorded in order; ``on_match`` sees each result and may return True to stop
+        (the rest of that batch is then dropped unplayed)."""
         budget = self.config.budget if budget is None else budget
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
             raise ValueError(f"budget must be an integer >= 0, got {budget!r}")
         results: list[MatchResult] = []
-        for _ in range(budget):
-            results.append(self.step(play))
-            if on_match is not None and on_match(results[-1]):
-                break
+        while len(results) < budget:
+            batch = [self.next_seating() for _ in range(min(self.config.batch, budget - len(results)))]
+            for k, seating in enumerate(batch):
+                results.append(self.record(seating, play(seating), seed=seating.seed))
+                if on_match is not None and on_match(results[-1]):
+                    for dropped in batch[k + 1:]:
+                        self.cancel(dropped)
+                    return results
         return results
+
+    def cancel(self, seating: Mapping[str, int]) -> None:
+        """Forget a seating handed out by ``next_seating`` that will not be played."""
+        idx = tuple(self._index[int(seating[s])] for s in self.seats)
+        if idx not in self._pending:
+            raise ValueError(f"seating {dict(seating)!r} is not pending")
+        self._pending.remove(idx)
+        st = self.state
+        for s, k in enumerate(idx):
+            self._seat_counts[k, s] -= 1
+        distinct = sorted(set(idx))
+        st.games[distinct] -= 1
+        for a, b in itertools.combinations(distinct, 2):
+            st.met[a, b] -= 1
+            st.met[b, a] -= 1

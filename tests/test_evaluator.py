@@ -126,6 +126,32 @@ def test_budget_is_respected_and_early_stop_works():
     assert ev.run(by_id_play, 0) == []
 
 
+def test_a_batch_of_seatings_spreads_over_members_and_cancel_undoes_one():
+    ev = Evaluator(SEATS2, members(16), config=EvaluationConfig(uniform_share=0.0, seed=0))
+    batch = [ev.next_seating() for _ in range(8)]
+    seated = [m for s in batch for m in s.values()]
+    # Each handed-out seating counts as played, so the least-played focal moves on: without
+    # that, one member would sit in all eight seatings.
+    assert max(Counter(seated).values()) <= 2 and len(set(seated)) >= 8
+    assert sum(ev.games.values()) == 16
+    ev.cancel(batch[-1])
+    assert sum(ev.games.values()) == 14
+    for seating in batch[:-1]:
+        ev.record(seating, by_id_play(seating), seed=seating.seed)
+    assert sum(ev.games.values()) == 14  # recorded seatings were already counted
+    with pytest.raises(ValueError, match="not pending"):
+        ev.cancel(batch[0])
+    ev.record(batch[-1], by_id_play(batch[-1]))  # a seating chosen elsewhere counts when recorded
+    assert sum(ev.games.values()) == 16
+
+
+def test_run_plays_in_batches_and_stops_mid_batch():
+    ev = Evaluator(SEATS2, members(10), config=EvaluationConfig(batch=4, seed=0))
+    seen = []
+    ev.run(by_id_play, 10, on_match=lambda r: seen.append(r) or len(seen) == 6)
+    assert len(seen) == 6 and sum(ev.games.values()) == 12  # the two unplayed were cancelled
+
+
 def test_deterministic_under_seed():
     def trace(seed: int) -> list[tuple]:
         skills = np.random.default_rng(7).normal(25, 8, 10)
@@ -236,6 +262,7 @@ def test_unknown_rule_lists_the_valid_names():
     ("balance", 0.5, ">= 1.0"),
     ("closeness", float("nan"), "finite"),
     ("seed", 1.5, "integer or none"),
+    ("batch", 0, "integer >= 1"),
 ])
 def test_config_errors_name_field_value_and_what_is_accepted(field, value, accepted):
     with pytest.raises(ConfigError) as err:
