@@ -6,7 +6,11 @@ open + list-active + sample on big pools.
 
 1. Save and load one member, ``pool.add`` / ``pool.weights`` against ``torch.save`` /
    ``torch.load`` of the same state_dict, for a ~100k- and a ~5M-parameter actor-critic,
-   interleaved so that both see the same machine load; medians over the repetitions.
+   interleaved so that both see the same machine load; medians over the repetitions.  Every
+   save starts after ``os.sync()``, so that neither pays for writing back the other's dirty
+   pages (with 20 MB per save, the kernel's writeback throttling otherwise decides the result).
+   Run twice: with files on disk (what a league does; on a shared VM the disk's momentary
+   throughput decides the 5M row) and on tmpfs (the cost of the method itself).
 2. Fresh-process query: a new ``python -c`` process opens a pool of N members read-only, lists
    the active index, picks a random active member and loads its metadata (spec, hparams,
    created, rating).  Reported: in-process time from ``Pool.open`` to the sampled metadata, and
@@ -60,8 +64,8 @@ def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1e3
 
 
-def bench_save_load(tmp: Path, reps: dict[str, int]) -> list[dict[str, object]]:
-    """Interleaved save and load timings per network size."""
+def bench_save_load(tmp: Path, reps: dict[str, int], where: str) -> list[dict[str, object]]:
+    """Interleaved save and load timings per network size, with scratch files under ``tmp``."""
     out = []
     for label, spec in NETS.items():
         net = build_network(spec)
@@ -75,9 +79,11 @@ def bench_save_load(tmp: Path, reps: dict[str, int]) -> list[dict[str, object]]:
             ids = []
             for i in range(n + 2):  # the first two warm up both paths
                 path = root / "torch" / f"{i}.pt"
+                os.sync()
                 t = time.perf_counter()
                 torch.save(sd, path)
                 t_save.append(time.perf_counter() - t)
+                os.sync()
                 t = time.perf_counter()
                 m = pool.add("learner", sd, spec=spec, hparams={"lr": 3e-4, "rep": i}, step=i)
                 p_save.append(time.perf_counter() - t)
@@ -89,7 +95,7 @@ def bench_save_load(tmp: Path, reps: dict[str, int]) -> list[dict[str, object]]:
                 t = time.perf_counter()
                 pool.weights(ids[i])
                 p_load.append(time.perf_counter() - t)
-        row = {"net": f"{label} ({n_params:,})", "reps": n}
+        row = {"net": f"{label} ({n_params:,})", "reps": n, "where": where}
         for name, samples in (("torch_save", t_save), ("pool_save", p_save),
                               ("torch_load", t_load), ("pool_load", p_load)):
             row[name] = _median_ms(samples[2:])
@@ -148,11 +154,11 @@ def table(saves: list[dict[str, object]], queries: list[dict[str, object]], note
         "# Pool I/O benchmark", "",
         f"`python benchmarks/pool_io.py` — {note}", "",
         "## Member save and load (median ms; ratio = pool / torch; target <= 1.0x)", "",
-        "| network (params) | reps | torch.save | pool.add | ratio | torch.load | pool.weights | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| network (params) | files on | reps | torch.save | pool.add | ratio | torch.load | pool.weights | ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in saves:
-        lines.append(f"| {r['net']} | {r['reps']} | {r['torch_save']:.2f} | {r['pool_save']:.2f} | "
+        lines.append(f"| {r['net']} | {r['where']} | {r['reps']} | {r['torch_save']:.2f} | {r['pool_save']:.2f} | "
                      f"{r['pool_save'] / r['torch_save']:.2f}x | {r['torch_load']:.2f} | {r['pool_load']:.2f} | "
                      f"{r['pool_load'] / r['torch_load']:.2f}x |")
     lines += [
@@ -180,7 +186,10 @@ def main() -> None:
     reps = {"~100k params": args.reps or 60, "~5M params": args.reps or 20}
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        saves = bench_save_load(Path(tmp), reps)
+        saves = bench_save_load(Path(tmp), reps, "disk")
+        if Path("/dev/shm").is_dir():
+            with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
+                saves += bench_save_load(Path(shm), reps, "tmpfs (RAM)")
         queries = bench_queries(Path(tmp), args.sizes, args.runs, args.keep)
     note = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (load average {load:.1f} "
             f"at start), Python {platform.python_version()}, torch {torch.__version__} (1 thread), "
