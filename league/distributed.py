@@ -14,16 +14,16 @@ members a task needs; a worker fetches a reference only on a miss of its bounded
 cache of built policies (``envs.PolicyCache``).  No worker holds the league: it sees the
 members of its current task and whatever its cache still holds.
 
-Failures.  Workers are restartable actors whose calls are retried
-(``max_restarts=-1``, ``max_task_retries=-1``).  A match is a pure function of its
+Failures.  Workers are always restarted, and a call that a dying worker took with it is
+retried on the new one (``CALL_RETRIES`` times).  A match is a pure function of its
 seating, its seed and the members' weights, so a retried chunk returns what the lost
 one would have; the evaluator applies results in batch order, so a killed worker costs
 time, never a lost or a duplicated match, and the ratings equal the local backend's.
-The league actor restarts too: it reopens the pool and ``League.run`` resumes from the
-last committed state, exactly as ``--resume`` does after a crash.  An env shard lives
-in a worker's memory, so a worker lost during a training turn fails the turn
-(``WorkerLostError``); the driver then asks the league actor to run again, which
-retrains that turn from its start with the same seed.
+The league actor restarts too (``LEAGUE_RESTARTS`` times): it reopens the pool and
+``League.run`` resumes from the last committed state, exactly as ``--resume`` does
+after a crash.  An env shard lives in a worker's memory, so a worker lost during a
+training turn fails the turn (``WorkerLostError``); the driver then asks the league
+actor to run again, which retrains that turn from its start with the same seed.
 
 ``ray`` is imported only inside functions, so importing this module (or the rest of
 ``league``) never needs it.
@@ -31,10 +31,9 @@ retrains that turn from its start with the same seed.
 
 from __future__ import annotations
 
-import copy
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +66,20 @@ __all__ = [
 
 INSTALL_HINT = "pip install 'league[ray]'"
 
+CALL_RETRIES = 3
+"""Times a worker call is retried on a restarted worker: enough for a killed process or a lost
+node, not an endless loop on a match that crashes its worker every time."""
+
+TURN_RETRIES = 3
+"""Times the driver retrains a turn whose env shard was lost before giving up."""
+
+LEAGUE_RESTARTS = 10
+"""Times Ray restarts a dead league actor; each restart resumes from the pool's last commit."""
+
 
 class WorkerLostError(LeagueError, RuntimeError):
-    """A worker holding an env shard died; the training turn must start again."""
+    """A Ray process of the run died and its work cannot simply be retried: a worker holding an
+    env shard (the turn starts again), or a process that died more often than it is restarted."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,10 +176,10 @@ class _ShippedOpponents(PoolOpponents):
     and ``pick`` (so a shard draws exactly what the local env would), but policies come
     from object-store references instead of the pool."""
 
-    def __init__(self, source: PoolOpponents, loader: _RefLoader):  # noqa: D107 - no super().__init__
-        # Copy the picking state only: the source's loader holds the pool, which must not travel.
-        state = {k: v for k, v in vars(source).items() if not isinstance(v, Pool) and k != "_load"}
-        self.__dict__.update(copy.copy(state))
+    def __init__(self, source: PoolOpponents, loader: _RefLoader):
+        # Not super().__init__, which reads the pool.  Copy the picking state only: the
+        # source's loader holds the pool, which must not travel.
+        self.__dict__.update({k: v for k, v in vars(source).items() if not isinstance(v, Pool) and k != "_load"})
         self.loader = loader
 
     def load(self, member_id: MemberId) -> Policy:
@@ -249,7 +259,7 @@ class WorkerGroup:
         ray = import_ray()
         if n < 1:
             raise ConfigError(f"the Ray backend needs at least one worker, got {n}")
-        remote = ray.remote(Worker).options(num_cpus=1, max_restarts=-1, max_task_retries=-1)
+        remote = ray.remote(Worker).options(num_cpus=1, max_restarts=-1, max_task_retries=CALL_RETRIES)
         self.actors = [remote.remote(game, cache_size) for _ in range(n)]
 
     def __len__(self) -> int:
@@ -299,7 +309,15 @@ class RayBackend:
         return pending
 
     def collect(self, pending: list[Any]) -> list[dict[str, int]]:
-        return [ranks for chunk in import_ray().get(pending) for ranks in chunk]
+        ray = import_ray()
+        try:
+            chunks = ray.get(pending)
+        except ray.exceptions.RayActorError as exc:
+            raise WorkerLostError(f"a chunk of evaluation matches failed {CALL_RETRIES + 1} times "
+                                  f"(its worker died each time): {exc}") from None
+        except ray.exceptions.RayTaskError as exc:
+            raise _cause(exc) from None
+        return [ranks for chunk in chunks for ranks in chunk]
 
     def play(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None]) -> list[dict[str, int]]:
         return self.collect(self.submit(seatings, seeds))
@@ -550,7 +568,7 @@ class RayLeague:
                               f"{workers} and {rollout_shards}")
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         # No CPU reserved: the league actor trains while the workers idle and waits while they play.
-        remote = ray.remote(LeagueActor).options(num_cpus=0, max_restarts=-1, max_task_retries=-1,
+        remote = ray.remote(LeagueActor).options(num_cpus=0, max_restarts=LEAGUE_RESTARTS, max_task_retries=-1,
                                                  scheduling_strategy=here)
         self.actor = remote.remote(config, str(out), resume=resume, quiet=quiet, workers=workers,
                                    rollout_shards=rollout_shards, torch_threads=torch.get_num_threads())
@@ -565,19 +583,27 @@ class RayLeague:
         ray = import_ray()
         try:
             return ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            raise WorkerLostError(f"the league actor died more than {LEAGUE_RESTARTS} times; the pool "
+                                  f"keeps every commit, continue with --resume ({exc})") from None
         except ray.exceptions.RayTaskError as exc:
             raise _cause(exc) from None
 
     def run(self) -> dict[str, Any]:
         """Run the league; a turn whose env shard was lost is retrained from its start."""
         self._busy = True
+        failures = 0
         while True:
             try:
                 summary = self._get(self.actor.run.remote())
                 self._busy = False
                 return summary
             except WorkerLostError as exc:
-                print(f"league: {exc}; retraining the turn", file=self.log, flush=True)
+                failures += 1
+                if failures > TURN_RETRIES:
+                    raise
+                # The league resumes from its last commit: the turn starts again with the same seed.
+                print(f"league: {exc}; resuming from the last commit", file=self.log, flush=True)
 
     def report(self) -> str:
         return self._get(self.actor.report.remote())

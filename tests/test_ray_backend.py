@@ -257,3 +257,24 @@ def test_league_actor_killed_mid_run_resumes_from_the_pool(tmp_path, ray_cluster
         trained = [m for m in pool.members() if not m.anchor]
         assert sorted(m.hparams["turn"] for m in trained) == [0, 1, 2, 3]  # no turn added twice
         assert len(pool.matches()) == 4 * 24 and pool.state["done"] is True
+
+
+@needs_ray
+def test_a_lost_env_shard_is_an_error_that_restarts_the_turn_not_a_silent_gap(tmp_path, ray_cluster):
+    from league.distributed import RayVecEnv, WorkerLostError
+
+    network_pool(tmp_path / "pool", "tictactoe", per_role=2)
+    game = envs.make("tictactoe")
+    scale = ray_scale("tictactoe")
+    with Pool.open(tmp_path / "pool") as pool:
+        source = PoolOpponents(pool, dict(game.roles), lambda ms: np.full(len(ms), 1 / len(ms)))
+        scale.backend(pool)
+        try:
+            env = RayVecEnv(scale.workers, scale.store, game, game.seats[0], source, 4, seed=3)
+            env.reset()
+            os.kill(scale.workers.pids()[1], signal.SIGKILL)
+            with pytest.raises(WorkerLostError, match="shard"):
+                for _ in range(5):
+                    env.step(np.array([np.flatnonzero(m)[0] for m in env.action_masks()]))
+        finally:
+            scale.close()
