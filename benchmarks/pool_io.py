@@ -6,9 +6,10 @@ open + list-active + sample on big pools.
 
 1. Save and load one member, ``pool.add`` / ``pool.weights`` against ``torch.save`` /
    ``torch.load`` of the same state_dict, for a ~100k- and a ~5M-parameter actor-critic,
-   interleaved so that both see the same machine load; medians over the repetitions.  Every
-   save starts after ``os.sync()``, so that neither pays for writing back the other's dirty
-   pages (with 20 MB per save, the kernel's writeback throttling otherwise decides the result).
+   interleaved so that both see the same machine load; medians over the repetitions.  For the
+   5M network every save starts after ``os.sync()``, so that neither pays for writing back the
+   other's dirty pages (with 20 MB per save, the kernel's writeback throttling otherwise decides
+   the result; for 0.4 MB it does not, and a sync's own after-effects would).
    Run twice: with files on disk (what a league does; on a shared VM the disk's momentary
    throughput decides the 5M row) and on tmpfs (the cost of the method itself).
 2. Fresh-process query: a new ``python -c`` process opens a pool of N members read-only, lists
@@ -71,6 +72,7 @@ def bench_save_load(tmp: Path, reps: dict[str, int], where: str) -> list[dict[st
         net = build_network(spec)
         sd = {k: v.detach().clone() for k, v in net.state_dict().items()}
         n_params = sum(v.numel() for v in sd.values())
+        big = n_params > 1_000_000
         root = tmp / f"save_{n_params}"
         (root / "torch").mkdir(parents=True)
         n = reps[label]
@@ -79,11 +81,13 @@ def bench_save_load(tmp: Path, reps: dict[str, int], where: str) -> list[dict[st
             ids = []
             for i in range(n + 2):  # the first two warm up both paths
                 path = root / "torch" / f"{i}.pt"
-                os.sync()
+                if big:
+                    os.sync()
                 t = time.perf_counter()
                 torch.save(sd, path)
                 t_save.append(time.perf_counter() - t)
-                os.sync()
+                if big:
+                    os.sync()
                 t = time.perf_counter()
                 m = pool.add("learner", sd, spec=spec, hparams={"lr": 3e-4, "rep": i}, step=i)
                 p_save.append(time.perf_counter() - t)
