@@ -336,9 +336,11 @@ class RayVecEnv:
     Shard ``j`` holds copies ``[a_j, b_j)`` and is reset with ``seed + a_j``, so copy ``i``
     is seeded with ``seed + i`` as in the local env, and draws its seatings, game seeds and
     NPC samples from the same generator: given the same learner actions, every copy plays
-    what it plays in ``SelfPlayVecEnv`` (for NPC policies that offer ``probs``; ones with
-    only ``act`` share a generator per shard, as they share one per env locally, so runs
-    are then reproducible per seed but differ from the local env's).
+    what it plays in ``SelfPlayVecEnv``, so a league trains exactly as it does locally.  This
+    needs NPC policies that offer ``probs`` (pool members and references do); ones with only
+    ``act`` share a generator per shard, as they share one per env locally, so runs are then
+    reproducible per seed but differ from the local env's.  ``infos["outcomes"]`` is sorted
+    by copy index.
     """
 
     def __init__(self, workers: WorkerGroup, store: WeightStore, game: Game, learner_seat: str,

@@ -83,6 +83,25 @@ def evaluate(tmp_path, name, game_name, budget, *, scale=None, batch=None, aroun
     return ratings, log
 
 
+@pytest.fixture(scope="module")
+def local_tiny(tmp_path_factory):
+    """The tiny CLI league of test_league_run, on the local backend: the reference run."""
+    out = tmp_path_factory.mktemp("local") / "ttt"
+    proc = run_cli("--out", str(out), "--quiet", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def assert_same_league(a_dir, b_dir):
+    """Same members with the same ratings (to 1e-9) and the same match log."""
+    with Pool.open(a_dir / "pool") as a, Pool.open(b_dir / "pool") as b:
+        assert [(m.member_ids, m.ranks, m.seed) for m in a.matches()] == \
+               [(m.member_ids, m.ranks, m.seed) for m in b.matches()]
+        assert [(m.id, m.role, m.version) for m in a.members()] == [(m.id, m.role, m.version) for m in b.members()]
+        for x, y in zip(a.members(), b.members()):
+            assert (y.mu, y.sigma) == pytest.approx((x.mu, x.sigma), abs=1e-9, rel=0)
+
+
 def ray_scale(game_name, workers=2, cache_size=8):
     from league.distributed import RayScaleOut
 
@@ -217,26 +236,22 @@ def test_rollouts_sharded_over_workers_match_the_local_env(tmp_path, ray_cluster
 
 
 @needs_ray
-def test_cli_runs_a_tiny_league_on_ray_with_the_local_ratings(tmp_path, ray_cluster):
-    local = run_cli("--out", str(tmp_path / "local"), "--quiet", *TINY)
-    assert local.returncode == 0, local.stderr
+def test_cli_runs_a_tiny_league_on_ray_with_the_local_ratings(tmp_path, ray_cluster, local_tiny):
     # The CLI's default: start its own local Ray instance with this machine's cores.
     ray_run = run_cli("--backend", "ray", "--out", str(tmp_path / "ray"), *TINY)
     assert ray_run.returncode == 0, ray_run.stderr
     assert "league: on Ray with" in ray_run.stderr and "added player_2 v2" in ray_run.stderr
     assert ray_run.stdout.strip() == (tmp_path / "ray" / "leaderboard.md").read_text().strip()
-    with Pool.open(tmp_path / "local" / "pool") as a, Pool.open(tmp_path / "ray" / "pool") as b:
-        assert len(b.matches()) == 4 * 24 and b.state["done"] is True
-        assert [(m.member_ids, m.ranks, m.seed) for m in a.matches()] == \
-               [(m.member_ids, m.ranks, m.seed) for m in b.matches()]
-        assert [m.id for m in a.members()] == [m.id for m in b.members()]
-        for x, y in zip(a.members(), b.members()):
-            assert (y.mu, y.sigma) == pytest.approx((x.mu, x.sigma), abs=1e-9, rel=0)
+    with Pool.open(tmp_path / "ray" / "pool") as pool:
+        assert len(pool.matches()) == 4 * 24 and pool.state["done"] is True
+    assert_same_league(local_tiny, tmp_path / "ray")
 
 
 @needs_ray
 @pytest.mark.slow
-def test_league_actor_killed_mid_run_resumes_from_the_pool(tmp_path, ray_cluster):
+def test_league_actor_killed_mid_run_resumes_with_the_local_ratings(tmp_path, ray_cluster, local_tiny):
+    # Rollouts sharded over the workers too: with the same seeds, copy for copy, the resumed
+    # run must end exactly where the uninterrupted local run did.
     out = tmp_path / "ray"
     proc = subprocess.Popen([sys.executable, "-m", "league.run", "--backend", "ray", "--address", ray_cluster,
                              "--rollout-shards", "2", "--out", str(out), *TINY],
@@ -257,6 +272,7 @@ def test_league_actor_killed_mid_run_resumes_from_the_pool(tmp_path, ray_cluster
         trained = [m for m in pool.members() if not m.anchor]
         assert sorted(m.hparams["turn"] for m in trained) == [0, 1, 2, 3]  # no turn added twice
         assert len(pool.matches()) == 4 * 24 and pool.state["done"] is True
+    assert_same_league(local_tiny, out)
 
 
 @needs_ray
