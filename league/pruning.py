@@ -136,26 +136,20 @@ def bottom_k(members: Sequence[PrunableMember], config: PruningConfig) -> list[t
 
 
 def max_age(members: Sequence[PrunableMember], config: PruningConfig) -> list[tuple[int, str]]:
-    """Members with more than ``config.max_age`` newer versions of their role among ``members``."""
+    """Members with more than ``config.max_age`` newer versions of their role.
+
+    Versions are a per-role counter, so the age is the newest version seen minus the member's:
+    retired versions in between count too (they were trained after it all the same).
+    """
+    newest: dict[str, int] = {}
+    for m in members:
+        newest[str(m.role)] = max(newest.get(str(m.role), int(m.version)), int(m.version))
     out = []
-    for role, group in _by_role(members).items():
-        versions = sorted(int(m.version) for m in group)
-        for m in group:
-            age = len(versions) - _bisect_right(versions, int(m.version))
-            if age > config.max_age:
-                out.append((int(m.id), f"age {age} > max_age {config.max_age} in role {role!r}"))
+    for m in members:
+        age = newest[str(m.role)] - int(m.version)
+        if age > config.max_age:
+            out.append((int(m.id), f"age {age} > max_age {config.max_age} in role {m.role!r}"))
     return out
-
-
-def _bisect_right(sorted_values: list[int], value: int) -> int:
-    lo, hi = 0, len(sorted_values)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sorted_values[mid] <= value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def cap(members: Sequence[PrunableMember], config: PruningConfig) -> list[tuple[int, str]]:

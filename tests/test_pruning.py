@@ -62,6 +62,9 @@ def test_max_age_counts_newer_versions_of_the_same_role():
     # ages in role a: version 0 -> 4, 1 -> 3, ...; role b's lone member has age 0
     assert ids(max_age(members, PruningConfig(max_age=2))) == {0, 1}
     assert "age 4 > max_age 2" in dict(max_age(members, PruningConfig(max_age=2)))[0]
+    # retired versions in between still count: version 1 with versions up to 4 has age 3
+    gapped = [M(1, "a", version=1), M(4, "a", version=4)]
+    assert ids(max_age(gapped, PruningConfig(max_age=2))) == {1}
 
 
 def test_cap_retires_the_lowest_rated_above_the_cap():
