@@ -21,7 +21,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 import envs
-from league.distributed import RayBackend, WeightStore, WorkerGroup, connect
+from league.distributed import RayBackend, RayVecEnv, WeightStore, WorkerGroup, connect
 from league.matches import LocalBackend
-from league.opponents import MemberLoader
+from league.opponents import MemberLoader, PoolOpponents
 from league.policies import build_network, mlp_spec
 from league.pool import Pool
 
@@ -119,13 +119,58 @@ def bench_game(name: str, args: argparse.Namespace, tmp: Path) -> list[dict[str,
     return rows
 
 
-def write_table(rows: list[dict[str, Any]], args: argparse.Namespace, load: tuple[float, float], path: Path) -> None:
+def bench_rollouts(name: str, args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    """Learner steps per second of the local vector env and of ``RayVecEnv`` over 2 shards,
+    uniform legal learner actions, opponents drawn from the pool's members."""
+    game = envs.make(name, **GAME_KWARGS.get(name, {}))
+    path = tmp / f"{name}-rollouts"
+    build_pool(path, game, args.members, args.seed)
+    pool = Pool.open(path)
+    seat = game.seats[0]
+    roles = {s: game.roles[s] for s in game.seats}
+    source = PoolOpponents(pool, roles, lambda ms: np.full(len(ms), 1.0 / len(ms)))
+    group = WorkerGroup(game, 2, cache_size=args.cache_size)
+    group.pids()
+    store = WeightStore(pool)
+    n = args.n_envs
+    made: dict[str, Callable[[], Any]] = {
+        "local": lambda: envs.SelfPlayVecEnv(game, seat, source, n, seed=args.seed, cache_size=args.cache_size),
+        "ray, 2 shards": lambda: RayVecEnv(group, store, game, seat, source, n, seed=args.seed, shards=2,
+                                           cache_size=args.cache_size),
+    }
+    best = {k: float("inf") for k in made}
+    for _ in range(args.repeats):
+        for label, make in made.items():
+            env = make()
+            rng = np.random.default_rng(args.seed)
+            env.reset()
+            for t in range(args.steps + 10):
+                if t == 10:  # the first steps load every opponent into the caches: not timed
+                    start = time.perf_counter()
+                mask = env.action_masks()
+                env.step(np.array([rng.choice(np.flatnonzero(m)) for m in mask]))
+            best[label] = min(best[label], time.perf_counter() - start)
+            env.close()
+    group.close()
+    pool.close()
+    rows = []
+    for label, seconds in best.items():
+        rate = n * args.steps / seconds
+        rows.append({"game": f"{name} ({len(game.seats)} players)", "env": label, "rate": rate,
+                     "speedup": best["local"] / seconds})
+        print(f"{name:14s} {label:14s} {rate:9.0f} learner steps/s  x{best['local'] / seconds:.2f}", flush=True)
+    return rows
+
+
+def write_table(rows: list[dict[str, Any]], rollouts: list[dict[str, Any]], args: argparse.Namespace,
+                load: tuple[float, float], path: Path) -> None:
     lines = [
         "# Ray backend: evaluation throughput",
         "",
         f"Matches per second of wall time, {args.matches} matches per game in batches of {args.batch} "
         f"(`MatchBackend.play`; the Ray backend sends one chunk per worker per batch), "
-        f"{args.members} random-init MLP members (64x64) per role, best of {args.repeats} alternating runs. "
+        f"{args.members} random-init MLP members (64x64) per role, policy caches of {args.cache_size}, "
+        f"best of {args.repeats} alternating runs. "
         f"Every backend returned exactly the local backend's ranks. {os.cpu_count()} cores, "
         f"{platform.machine()}, Python {platform.python_version()}, torch {torch.__version__} "
         f"(1 thread per process), Ray {__import__('ray').__version__}; "
@@ -139,6 +184,15 @@ def write_table(rows: list[dict[str, Any]], args: argparse.Namespace, load: tupl
                      f"{r['speedup']:.2f} | {r['startup']:.1f} |")
     lines += ["", "Start-up is paid once per run (workers live as long as the league actor), so it is "
               "left out of the throughput."]
+    if rollouts:
+        lines += ["", "## Rollouts (`--rollout-shards`)", "",
+                  f"Learner steps per second of wall time, {args.n_envs} env copies, {args.steps} vectorized "
+                  f"steps of uniformly drawn legal learner actions, opponents drawn from the same members, "
+                  f"best of {args.repeats}. The sharded env replays the local one copy for copy "
+                  "(tests/test_ray_backend.py); each step costs one round trip to every shard.", "",
+                  "| game | env | learner steps/s | speed-up vs local |", "|---|---|---:|---:|"]
+        for r in rollouts:
+            lines.append(f"| {r['game']} | {r['env']} | {r['rate']:,.0f} | {r['speedup']:.2f} |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -151,8 +205,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=128, help="matches per MatchBackend.play call")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Ray worker counts")
     parser.add_argument("--members", type=int, default=6, help="members per role")
-    parser.add_argument("--cache-size", type=int, default=8, help="policies cached per worker")
+    parser.add_argument("--cache-size", type=int, default=32,
+                        help="policies cached per backend / worker / env (32 holds every member: steady state)")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per backend; best kept")
+    parser.add_argument("--rollout-games", nargs="*", default=["texas_holdem"],
+                        help="games whose sharded rollouts are measured (none: skip)")
+    parser.add_argument("--n-envs", type=int, default=64, help="rollouts: env copies")
+    parser.add_argument("--steps", type=int, default=200, help="rollouts: vectorized steps per measurement")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ray_scaling.md")
     args = parser.parse_args(argv)
@@ -163,10 +222,13 @@ def main(argv: list[str] | None = None) -> None:
     # only one group plays at a time, so the machine's cores are never oversubscribed.
     connect(None, num_cpus=sum(args.workers), quiet=True)
     rows: list[dict[str, Any]] = []
+    rollouts: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.games:
             rows += bench_game(name, args, Path(tmp))
-    write_table(rows, args, (load_before, os.getloadavg()[0]), args.out)
+        for name in args.rollout_games:
+            rollouts += bench_rollouts(name, args, Path(tmp))
+    write_table(rows, rollouts, args, (load_before, os.getloadavg()[0]), args.out)
 
 
 if __name__ == "__main__":
