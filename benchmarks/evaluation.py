@@ -4,23 +4,27 @@ Synthetic populations (``benchmarks/evaluator_ranking.py``'s: 64 members, latent
 N(25, 8^2)) with Thurstone outcomes: each seat performs ``skill + beta * N(0, 1)`` (beta = 25/6,
 TrueSkill's default) and ranks follow performance; no draws.  Two settings:
 
-* **1v1**: two seats; a full round robin is 64 * 63 / 2 = 2016 games.
-* **4-seat free-for-all**: four seats, one match ranks all four; budget 1008 matches (63 per
-  member, the 1v1 round robin's share of seats).
+* **1v1**: two seats; a full round robin is 64 * 63 / 2 = 2016 games; runs play 1.5 round robins
+  (3024), because uniform pairs often need more than one to reach tau 0.9.
+* **4-seat free-for-all**: four seats, one match ranks all four; budget 1512 matches (94.5 per
+  member: the same seats per member as the 1v1 runs).
 
 Schedules compared, all rated by the same fresh ``TrueSkillSystem`` (draw probability 0):
 
 * ``info``, ``uniform``, ``round_robin``: ``league.evaluator``'s selection rules, through
-  ``Evaluator`` (balance cap, seat rotation and all);
-* ``random tables``: uniform random seatings with no balance cap (the textbook baseline);
+  ``Evaluator`` (seat rotation, and the balance cap for ``info`` and ``round_robin``);
+* ``random tables``: uniform random seatings drawn here, outside ``Evaluator`` -- the textbook
+  baseline, and a check on the evaluator's own ``uniform`` rule, which should match it;
 * ``rr schedule``: a fixed round-robin schedule -- in 1v1 the circle method (every pair exactly
   once, every member once per round); in free-for-all rounds of random disjoint tables of four
   (all 4-subsets would be 635,376 matches), so every member plays once per round.
 
+Matches are chosen one at a time, each from the ratings after the previous result: the
+sequential case (the league may choose a batch of seatings from the same ratings).
 After every ``--every`` matches the estimate (members ordered by TrueSkill mu) is compared with the
 true order by Kendall tau.  The same population and outcome stream serve every schedule of a seed.
 
-    python benchmarks/evaluation.py [--seeds 10] [--out benchmarks/results]   # ~5 min on 2 cores
+    python benchmarks/evaluation.py [--seeds 10] [--out benchmarks/results]   # ~10 min on 2 cores
     python benchmarks/evaluation.py --quick --out /tmp/x                      # smoke run
 
 Writes ``evaluation.md`` (table), ``evaluation.png`` (tau against games, both settings) and
@@ -65,7 +69,8 @@ class Setting:
     budget: int
 
 
-SETTINGS = (Setting("1v1", 2, N_MEMBERS * (N_MEMBERS - 1) // 2), Setting("4-seat FFA", 4, 1008))
+ROUND_ROBIN = N_MEMBERS * (N_MEMBERS - 1) // 2
+SETTINGS = (Setting("1v1", 2, ROUND_ROBIN * 3 // 2), Setting("4-seat FFA", 4, ROUND_ROBIN * 3 // 4))
 
 
 @dataclass
@@ -178,8 +183,9 @@ def table(curves: list[Curve], seeds: list[int], seconds: float, every: int, qui
              f"TrueSkill from fresh ratings; Kendall tau of the mu order against the true order, "
              f"measured every {every} matches. Seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), the same "
              f"populations and outcome streams for every schedule. `info`, `uniform`, `round_robin` are "
-             f"`league.evaluator`'s rules (with its balance cap); `random tables` = uniform random "
-             f"seatings without a cap; `rr schedule` = a fixed round robin (1v1: every pair once, "
+             f"`league.evaluator`'s rules (`info` and `round_robin` "
+             f"with its balance cap, `uniform` without); `random tables` = uniform random seatings "
+             f"drawn outside the evaluator; `rr schedule` = a fixed round robin (1v1: every pair once, "
              f"circle method; FFA: rounds of random disjoint tables of four). "
              f"Cells: median over seeds [min - max].", ""]
     for setting in SETTINGS:
@@ -187,12 +193,15 @@ def table(curves: list[Curve], seeds: list[int], seconds: float, every: int, qui
         if not mine:
             continue
         budget = int(max(c.games[-1] for c in mine))
-        fracs = (0.25, 0.5, 1.0)
+        # For 1v1 the marks are a third, two thirds and all of a round robin, then the budget.
+        fracs = (2 / 9, 4 / 9, 2 / 3, 1.0)
         marks = [max(every, int(round(f * budget / every)) * every) if f < 1 else budget for f in fracs]
-        lines += [f"## {setting.name} ({setting.seats} seats, {budget} matches"
-                  + (", = a full round robin" if budget == N_MEMBERS * (N_MEMBERS - 1) // 2 else "") + ")", "",
+        rr = ROUND_ROBIN * 2 // setting.seats  # matches that give every member a round robin's seats
+        share = (f"% of a round robin ({rr} matches)" if setting.seats == 2 else
+                 f"% of {rr} matches, which give each member a 1v1 round robin's {N_MEMBERS - 1} seats")
+        lines += [f"## {setting.name} ({setting.seats} seats, {budget} matches)", "",
                   "| schedule | " + " | ".join(f"tau after {m} matches" for m in marks)
-                  + f" | matches to tau {TARGET_TAU} (median) | seeds reaching it |",
+                  + f" | matches to tau {TARGET_TAU} (median; {share}) | seeds reaching it |",
                   "|---|" + "---|" * (len(marks) + 2)]
         for schedule in SCHEDULES:
             cs = [c for c in mine if c.schedule == schedule]
@@ -204,7 +213,7 @@ def table(curves: list[Curve], seeds: list[int], seconds: float, every: int, qui
                 cells.append(f"{np.median(vals):.3f} [{min(vals):.3f} - {max(vals):.3f}]")
             hits = [c.games_to(TARGET_TAU) for c in cs]
             med = float(np.median(hits))
-            med_s = f"{med:.0f} ({100 * med / budget:.0f} %)" if math.isfinite(med) else f"> {budget}"
+            med_s = f"{med:.0f} ({100 * med / rr:.0f} %)" if math.isfinite(med) else f"> {budget}"
             lines.append(f"| {schedule} | " + " | ".join(cells)
                          + f" | {med_s} | {sum(math.isfinite(h) for h in hits)}/{len(cs)} |")
         lines.append("")

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import csv
-import dataclasses
 import io
 import math
 import multiprocessing
@@ -52,9 +51,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyspiel
+import torch
 
 # Run as a script, Python puts benchmarks/ on the path, not the repository root that holds it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import envs  # noqa: E402
+from benchmarks.groundtruth import (  # noqa: E402
+    ProbsFn, kuhn_exploitability, kuhn_mixture_policy, kuhn_tabular_policy, mixture, network_probs,
+    rps_exploitability, rps_strategy)
+from league.callbacks import EvalCallback  # noqa: E402
+from league.config import load_config  # noqa: E402
+from league.orchestrator import League, Turn  # noqa: E402
+from league.policies import load_network  # noqa: E402
 
 SCHEMES = ("latest", "uniform", "pfsp_hard", "pfsp_var", "window", "alphastar_main")
 GAMES = ("rps", "kuhn_poker", "tictactoe", "connect_four")
@@ -112,11 +122,11 @@ _QUICK = ("ppo.n_envs=8",)
 FULL: dict[str, Setup] = {
     "rps": Setup({"max_cycles": 1}, rotations=8, bootstrap_steps=1024, turn_steps=1536, eval_budget=40,
                  extra=(*_SMALL_GAME_PPO, "hparams.ent_coef=[0.003, 0.01]")),
-    "kuhn_poker": Setup({"num_players": 2}, rotations=4, bootstrap_steps=4096, turn_steps=4096,
+    "kuhn_poker": Setup({"num_players": 2}, rotations=5, bootstrap_steps=4096, turn_steps=4096,
                         eval_budget=40, extra=_SMALL_GAME_PPO),
-    "tictactoe": Setup({}, rotations=3, bootstrap_steps=12288, turn_steps=6144, eval_budget=40,
+    "tictactoe": Setup({}, rotations=3, bootstrap_steps=16384, turn_steps=8192, eval_budget=40,
                        ref_episodes=100, width=64),
-    "connect_four": Setup({"depth": 2}, rotations=2, bootstrap_steps=8192, turn_steps=8192,
+    "connect_four": Setup({"depth": 2}, rotations=2, bootstrap_steps=12288, turn_steps=8192,
                           eval_budget=40, ref_episodes=60, width=64),
 }
 QUICK: dict[str, Setup] = {
@@ -173,21 +183,16 @@ class JobResult:
 class _Measure:
     """Ground-truth measurements of a live league; ``__call__`` after each turn."""
 
-    def __init__(self, league: Any, job: Job):
-        import pyspiel
-
+    def __init__(self, league: League, job: Job):
         self.league = league
         self.job = job
         self.game = league.game
         self.rows: list[dict[str, Any]] = []
         self.spiel = pyspiel.load_game("kuhn_poker") if job.game == "kuhn_poker" else None
-        self._nets: dict[int, Any] = {}
-        self._rps: dict[int, np.ndarray] = {}  # member id -> strategy; members are frozen
+        self._nets: dict[int, ProbsFn] = {}
+        self._strategies: dict[int, np.ndarray] = {}  # member id -> rps strategy; members are frozen
 
-    def _probs(self, member_id: int) -> Any:
-        from benchmarks.groundtruth import network_probs
-        from league.policies import load_network
-
+    def _probs(self, member_id: int) -> ProbsFn:
         if member_id not in self._nets:
             m = self.league.pool.member(member_id)
             self._nets[member_id] = network_probs(load_network(m.spec, self.league.pool.weights(member_id)))
@@ -197,7 +202,7 @@ class _Measure:
         members = self.league.pool.active(role) if active else self.league.pool.members(role)
         return [m for m in members if not m.anchor and m.spec.get("kind") == "mlp"]
 
-    def __call__(self, turn: Any) -> None:
+    def __call__(self, turn: Turn) -> None:
         roles = self.league.roles
         if any(not self._trained(r, active=False) for r in roles):
             return  # the bootstrap has not reached every role yet: nothing to compare
@@ -205,7 +210,9 @@ class _Measure:
         if self.job.game in ("tictactoe", "connect_four") and not last_of_rotation:
             return  # reference games are costly: measure once per rotation
         steps = max(m.step for m in self.league.pool.members())
-        values = getattr(self, f"_{self.job.game}")()
+        measure = {"rps": self._rps, "kuhn_poker": self._kuhn_poker, "tictactoe": self._vs_references,
+                   "connect_four": self._vs_references}[self.job.game]
+        values = measure()
         for metric, value in values.items():
             self.rows.append({"game": self.job.game, "scheme": self.job.scheme, "seed": self.job.seed,
                               "turn": turn.index, "rotation": turn.rotation, "steps": steps,
@@ -225,15 +232,13 @@ class _Measure:
         return newest, population, weights
 
     def _rps(self) -> dict[str, float]:
-        from benchmarks.groundtruth import mixture, rps_exploitability, rps_strategy
-
         newest, population, weights = self._populations()
         out: dict[str, list[float]] = defaultdict(list)
         for r, role in enumerate(self.league.roles):
             seat = self.league.seat_of[role]
-            for i in {newest[r], *population[r]} - set(self._rps):
-                self._rps[i] = rps_strategy(self._probs(i), self.game, seat)
-            strat = self._rps
+            for i in {newest[r], *population[r]} - set(self._strategies):
+                self._strategies[i] = rps_strategy(self._probs(i), self.game, seat)
+            strat = self._strategies
             out["latest_expl"].append(rps_exploitability(strat[newest[r]]))
             members = [strat[i] for i in population[r]]
             out["pop_uniform_expl"].append(rps_exploitability(mixture(members)))
@@ -241,8 +246,6 @@ class _Measure:
         return {k: float(np.mean(v)) for k, v in out.items()}
 
     def _kuhn_poker(self) -> dict[str, float]:
-        from benchmarks.groundtruth import kuhn_exploitability, kuhn_mixture_policy, kuhn_tabular_policy
-
         newest, population, weights = self._populations()
         g = self.spiel
         pops = [[self._probs(i) for i in ids] for ids in population]
@@ -253,10 +256,6 @@ class _Measure:
         }
 
     def _vs_references(self) -> dict[str, float]:
-        import envs
-        from league.callbacks import EvalCallback
-        from league.policies import load_network
-
         out: dict[str, list[float]] = defaultdict(list)
         for role in self.league.roles:
             best = self.league.best_member(role)
@@ -272,32 +271,26 @@ class _Measure:
                 out[f"{ref}_loss"].append(ev.loss_rate)
         return {k: float(np.mean(v)) for k, v in out.items()}
 
-    _tictactoe = _vs_references
-    _connect_four = _vs_references
+
+class MeasuredLeague(League):
+    """A League that hands itself to the measurement after each turn's pruning.
+
+    ``_prune`` is the last step of a turn, so the pool then holds the turn's member, its evaluated
+    ratings and the active index the next turn will sample from.  (The League has no public
+    per-turn hook; this override is the smallest one that sees every turn.)
+    """
+
+    measure: _Measure
+
+    def _prune(self, turn: Turn) -> list[tuple[int, str]]:
+        retired = super()._prune(turn)
+        self.measure(turn)
+        return retired
 
 
 def run_job(job: Job) -> JobResult:
     """Run one league in a temporary directory, measuring after every turn."""
-    import torch
-
     torch.set_num_threads(1)  # the machine's two cores are shared: one per worker
-    from league.config import load_config
-    from league.orchestrator import League
-
-    class MeasuredLeague(League):
-        """A League that hands itself to the measurement after each turn's pruning.
-
-        ``_prune`` is the last step of a turn, so the pool then holds the turn's member, its
-        evaluated ratings and the active index the next turn will sample from.
-        """
-
-        measure: _Measure
-
-        def _prune(self, turn: Any) -> list[tuple[int, str]]:
-            retired = super()._prune(turn)
-            self.measure(turn)
-            return retired
-
     start = time.perf_counter()
     result = JobResult(job)
     config = load_config(None, job.setup.overrides(job.game, job.scheme, job.seed))
@@ -316,8 +309,6 @@ def run_job(job: Job) -> JobResult:
 
 
 def _worker_init() -> None:
-    import torch
-
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
