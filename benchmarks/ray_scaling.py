@@ -94,11 +94,16 @@ def bench_game(name: str, args: argparse.Namespace, tmp: Path) -> list[dict[str,
     for backend in backends.values():
         play_all(backend, seatings[: args.batch], seeds[: args.batch], args.batch)
 
-    best: dict[str, float] = {k: float("inf") for k in backends}
+    # (label, backend, batch): the Ray backends also at the batch League._evaluate uses today.
+    runs = [(label, backend, args.batch) for label, backend in backends.items()]
+    if args.league_batch and args.league_batch != args.batch:
+        runs += [(f"{label}, batch {args.league_batch}", backend, args.league_batch)
+                 for label, backend in backends.items() if label != "local"]
+    best: dict[str, float] = {label: float("inf") for label, _, _ in runs}
     reference: list[dict[str, int]] | None = None
     for _ in range(args.repeats):
-        for label, backend in backends.items():
-            seconds, ranks = play_all(backend, seatings, seeds, args.batch)
+        for label, backend, batch in runs:
+            seconds, ranks = play_all(backend, seatings, seeds, batch)
             best[label] = min(best[label], seconds)
             if reference is None:
                 reference = ranks
@@ -110,11 +115,12 @@ def bench_game(name: str, args: argparse.Namespace, tmp: Path) -> list[dict[str,
 
     local_rate = args.matches / best["local"]
     rows = []
-    for label in backends:
+    for label, _, batch in runs:
         rate = args.matches / best[label]
-        rows.append({"game": f"{name} ({len(game.seats)} players)", "backend": label, "seconds": best[label],
-                     "rate": rate, "speedup": rate / local_rate, "startup": startup[label]})
-        print(f"{name:14s} {label:8s} {best[label]:7.2f} s  {rate:8.1f} matches/s  x{rate / local_rate:.2f}",
+        rows.append({"game": f"{name} ({len(game.seats)} players)", "backend": label, "batch": batch,
+                     "seconds": best[label], "rate": rate, "speedup": rate / local_rate,
+                     "startup": startup[label.split(",")[0]]})
+        print(f"{name:14s} {label:18s} {best[label]:7.2f} s  {rate:8.1f} matches/s  x{rate / local_rate:.2f}",
               flush=True)
     return rows
 
@@ -176,14 +182,16 @@ def write_table(rows: list[dict[str, Any]], rollouts: list[dict[str, Any]], args
         f"(1 thread per process), Ray {__import__('ray').__version__}; "
         f"1-minute load average {load[0]:.1f} before and {load[1]:.1f} after (other work on the machine).",
         "",
-        "| game | backend | seconds | matches/s | speed-up vs local | worker start-up (s) |",
-        "|---|---|---:|---:|---:|---:|",
+        "| game | backend | batch | seconds | matches/s | speed-up vs local | worker start-up (s) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['game']} | {r['backend']} | {r['seconds']:.2f} | {r['rate']:,.1f} | "
+        lines.append(f"| {r['game']} | {r['backend']} | {r['batch']} | {r['seconds']:.2f} | {r['rate']:,.1f} | "
                      f"{r['speedup']:.2f} | {r['startup']:.1f} |")
     lines += ["", "Start-up is paid once per run (workers live as long as the league actor), so it is "
-              "left out of the throughput."]
+              "left out of the throughput. Rows with a smaller batch are the batch `League._evaluate` "
+              "plays today (8 seatings, 4 per worker): Ray's per-call cost and the wait for the slower "
+              "chunk are then paid every few matches."]
     if rollouts:
         lines += ["", "## Rollouts (`--rollout-shards`)", "",
                   f"Learner steps per second of wall time, {args.n_envs} env copies, {args.steps} vectorized "
@@ -203,6 +211,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--games", nargs="+", default=["connect_four", "texas_holdem"], help="games to measure")
     parser.add_argument("--matches", type=int, default=768, help="matches per measurement")
     parser.add_argument("--batch", type=int, default=128, help="matches per MatchBackend.play call")
+    parser.add_argument("--league-batch", type=int, default=8,
+                        help="also time the Ray backends at this batch (League._evaluate's today; 0: skip)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Ray worker counts")
     parser.add_argument("--members", type=int, default=6, help="members per role")
     parser.add_argument("--cache-size", type=int, default=32,
