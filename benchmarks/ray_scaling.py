@@ -6,7 +6,9 @@ strength) is built in a temporary directory; a fixed list of seatings with seeds
 each backend plays the whole list in batches of ``--batch`` matches (``MatchBackend.play``, as
 ``League._evaluate`` calls it), and every backend must return exactly the local ranks.  Each
 measurement is wall time (parallel speed-up is a wall-time matter), best of ``--repeats`` runs
-taken in alternation so that load from other processes hits every backend alike.  Worker start-up
+taken in alternation so that load from other processes hits every backend alike; the local
+backend runs at the niceness Ray gives its workers (15), so it competes for the cores on the same
+terms.  Worker start-up
 (a Ray worker imports torch and the game) is timed apart and not counted in the throughput.
 
     python benchmarks/ray_scaling.py [--games connect_four texas_holdem] [--matches 768] [--batch 128]
@@ -36,6 +38,7 @@ from league.policies import build_network, mlp_spec
 from league.pool import Pool
 
 GAME_KWARGS: dict[str, dict[str, Any]] = {"texas_holdem": {"num_players": 4}}
+WORKER_NICENESS = 15  # Ray's default for the worker processes it starts
 
 
 def build_pool(path: Path, game: envs.Game, per_role: int, seed: int) -> None:
@@ -179,7 +182,8 @@ def write_table(rows: list[dict[str, Any]], rollouts: list[dict[str, Any]], args
         f"best of {args.repeats} alternating runs. "
         f"Every backend returned exactly the local backend's ranks. {os.cpu_count()} cores, "
         f"{platform.machine()}, Python {platform.python_version()}, torch {torch.__version__} "
-        f"(1 thread per process), Ray {__import__('ray').__version__}; "
+        f"(1 thread per process), Ray {__import__('ray').__version__}, every process at niceness "
+        f"{os.nice(0)} (Ray's for its workers); "
         f"1-minute load average {load[0]:.1f} before and {load[1]:.1f} after (other work on the machine).",
         "",
         "| game | backend | batch | seconds | matches/s | speed-up vs local | worker start-up (s) |",
@@ -231,6 +235,10 @@ def main(argv: list[str] | None = None) -> None:
     # Logical CPUs for every group at once: all groups stay up so runs can alternate, and
     # only one group plays at a time, so the machine's cores are never oversubscribed.
     connect(None, num_cpus=sum(args.workers), quiet=True)
+    # Ray starts its workers at niceness 15; the local backend plays in this process, so it
+    # gets the same niceness, or any other load on the machine would favour it.
+    if os.nice(0) < WORKER_NICENESS:
+        os.nice(WORKER_NICENESS - os.nice(0))
     rows: list[dict[str, Any]] = []
     rollouts: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
