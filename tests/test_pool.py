@@ -5,6 +5,7 @@ readers alongside the writer."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -232,6 +233,16 @@ def test_a_member_stays_the_snapshot_it_was_when_handed_out(pool_dir):
         for new in (writer.member(2), reader.member(2)):
             assert (new.mu, new.games, new.active, new.retired_reason) == (40.0, 2, False, "done")
         assert mine == theirs and writer.member(2) == reader.member(2)
+
+
+def test_pool_members_equal_hand_built_ones_and_hash_by_id(pool_dir):
+    with Pool.open(pool_dir) as pool:
+        m = pool.member(2)
+        twin = Member(**{f.name: getattr(m, f.name) for f in dataclasses.fields(Member)})
+        assert twin == m and m == twin and hash(twin) == hash(m) == hash(2)
+        assert dataclasses.replace(m, mu=1.0) != m and dataclasses.asdict(m)["spec"] == SPEC
+        assert repr(m).startswith("Member(id=2, role='x'") and isinstance(m, Member)
+        assert len({*pool.members(), *pool.members()}) == 3
 
 
 def test_member_is_frozen_and_its_spec_is_read_only_but_copies_are_plain(pool_dir):
