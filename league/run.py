@@ -4,6 +4,7 @@
     python -m league.run --config configs/tictactoe.toml --out runs/ttt
     python -m league.run --out runs/ttt rotations=4 training.max_steps=50000
     python -m league.run --resume runs/ttt                 # after a crash or kill
+    python -m league.run --backend ray --out runs/ttt      # matches on Ray workers (docs/ray.md)
 
 The output directory holds ``pool/`` (the league), ``config.toml`` (the resolved
 config), ``metrics.csv`` (one row per PPO update) and ``leaderboard.md`` /
