@@ -154,7 +154,7 @@ def test_ray_backend_gives_exactly_the_local_ratings(tmp_path, ray_cluster):
 
 @needs_ray
 def test_killing_a_worker_mid_evaluation_loses_and_duplicates_no_match(tmp_path, ray_cluster):
-    budget, batch = 96, 48
+    budget, batch = 192, 96
     local_ratings, local_log = evaluate(tmp_path, "local", "connect_four", budget, batch=batch)
     scale = ray_scale("connect_four")
     killed = []
@@ -171,7 +171,7 @@ def test_killing_a_worker_mid_evaluation_loses_and_duplicates_no_match(tmp_path,
             pid = scale.workers.pids()[0] if self.calls == 2 else None
             pending = self.inner.submit(seatings, seeds)
             if pid is not None:
-                time.sleep(0.15)  # its chunk of 24 connect-four matches takes longer than this
+                time.sleep(0.1)  # its chunk of 48 connect-four matches takes longer than this
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
             return self.inner.collect(pending)
