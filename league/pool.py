@@ -803,7 +803,7 @@ class Pool:
             if not isinstance(value, torch.Tensor) or not isinstance(name, str):
                 raise WeightsShapeError(f"weight {name!r} is a {type(value).__name__}; weights must map "
                                         "str names to torch tensors or numpy arrays")
-            tensors[name] = value.detach()
+            tensors[name] = value
         # expected_shapes builds a meta-device network (~1 ms): cache it per spec.
         shapes = self._shapes_by_spec.get(spec_b)
         if shapes is None:

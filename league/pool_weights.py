@@ -35,7 +35,7 @@ def save_weights(path: Path, tensors: Mapping[str, torch.Tensor], *, fsync: bool
     has the bytes once ``write`` returns) but not a power cut.
     """
     tmp = path.with_name(path.name + ".tmp")
-    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    cpu = {k: _plain(v) for k, v in tensors.items()}
     if all(t.dtype in _DTYPES for t in cpu.values()):
         _write_safetensors(tmp, cpu, fsync)
     else:
@@ -47,6 +47,14 @@ def save_weights(path: Path, tensors: Mapping[str, torch.Tensor], *, fsync: bool
     os.replace(tmp, path)
     if fsync:
         _fsync_path(path.parent)
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    """Detached, on the CPU, contiguous; without a call where it already is (adds are hot)."""
+    t = t.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    return t if t.is_contiguous() else t.contiguous()
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
