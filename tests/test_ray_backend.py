@@ -135,6 +135,13 @@ def test_ray_backend_gives_exactly_the_local_ratings(tmp_path, ray_cluster):
     scale = ray_scale("connect_four", cache_size=2)
     try:
         ray_ratings, ray_log = evaluate(tmp_path, "ray", "connect_four", 48, scale=scale)
+        def count_pools(_worker):  # nested, so Ray ships it by value to the worker
+            import gc
+
+            from league.pool import Pool
+
+            return sum(isinstance(o, Pool) for o in gc.get_objects())
+
         # Each member went into the object store once, however many chunks seated it.
         seated = {m for ids, _, _ in ray_log for m in ids}
         assert scale.store.puts == len(seated)
@@ -143,6 +150,8 @@ def test_ray_backend_gives_exactly_the_local_ratings(tmp_path, ray_cluster):
 
         for actor in scale.workers.actors:
             assert len(ray.get(actor.cached.remote())) <= 2
+            # ... and no worker ever opened the pool: it only saw object-store references.
+            assert ray.get(actor.__ray_call__.remote(count_pools)) == 0
     finally:
         scale.close()
     assert len(ray_log) == 48 and ray_log == local_log
