@@ -102,7 +102,7 @@ class RatingConfig:
 class ReportConfig:
     """What the run measures at the end and writes next to the pool."""
 
-    anchor_episodes: int = 400
+    anchor_episodes: int = 1000
     """Episodes per member against uniform-random anchors in every other seat (the 'win vs random' column)."""
     progress: bool | None = None
     """Show progress bars (None: only when stderr is a terminal)."""
@@ -136,9 +136,9 @@ class RunConfig:
     """Opponent networks kept per env (LRU)."""
     game: GameConfig = field(default_factory=GameConfig)
     """The game."""
-    bootstrap: PhaseConfig = field(default_factory=lambda: PhaseConfig(max_steps=30_000))
+    bootstrap: PhaseConfig = field(default_factory=lambda: PhaseConfig(max_steps=8_192, eval_every=2_048))
     """Training of each role against the uniform-random anchors, before the league starts."""
-    training: PhaseConfig = field(default_factory=PhaseConfig)
+    training: PhaseConfig = field(default_factory=lambda: PhaseConfig(max_steps=32_768, eval_every=8_192))
     """Training of a role in a league rotation, against opponents sampled from the pool."""
     ppo: PPOConfig = field(default_factory=_default_ppo)
     """PPO settings; the sampled hyperparameters replace their fields per role."""

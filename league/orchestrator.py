@@ -4,8 +4,9 @@
     1. bootstrap: every role gets sampled hyperparameters and trains against the
        anchors until its evaluation stops improving; its best checkpoint joins the pool;
     2. rotations: for each role in turn, train it (from its best active member)
-       against opponents sampled from the active index, add its best checkpoint,
-       evaluate a sampled set of seatings, prune.
+       against opponents sampled from the active index, add its best checkpoint
+       (nothing, if no checkpoint beat the member it started from), evaluate a
+       sampled set of seatings, prune.
 
 The work is a fixed list of *turns* (bootstrap turns, then rotation turns), each
 with a seed derived from the run seed and its index, so a turn replayed after a
@@ -228,7 +229,7 @@ class League:
             config=dataclasses.replace(cfg, seed=_seed(self.config.seed, 3, turn.index, done)),
             system=self.ratings)
         backend = self.backend
-        batch_size = max(1, int(getattr(cfg, "batch", 8)))
+        batch_size = cfg.batch
         while budget > 0:
             seatings = [evaluator.next_seating() for _ in range(min(batch_size, budget))]
             results = backend.play(seatings, [s.seed for s in seatings])
@@ -265,17 +266,23 @@ class League:
                 steps += result.steps
                 spec = result.spec
                 best = result.best_evaluation
-                member = self.pool.add(
-                    turn.role, result.best_weights, spec=spec,
-                    hparams={**hparams, "turn": turn.index, "phase": turn.phase, "rotation": turn.rotation,
-                             "train_steps": result.steps, "stop_reason": result.stop_reason,
-                             "eval_score": None if best is None else best.score,
-                             "eval_win_rate": None if best is None else best.win_rate},
-                    step=steps, parent=None if start is None else start.id,
-                    state=self._state(turn=k, stage="evaluate", steps=steps,
-                                      matches_before=len(self.pool.matches())))
-                self.say(f"  added {turn.role} v{member.version} (member {member.id}) after {result.steps} steps, "
-                         f"{result.wall_time:.0f} s: {result.stop_detail}")
+                after = self._state(turn=k, stage="evaluate", steps=steps, matches_before=len(self.pool.matches()))
+                if start is not None and result.best_step == 0:
+                    # The starting member stayed the best checkpoint: it is in the pool
+                    # already, and a copy would only split its games and its rating.
+                    self.pool.set_state(after)
+                    self.say(f"  no checkpoint beat the starting member {start.id} ({turn.role} v{start.version}) "
+                             f"in {result.steps} steps; nothing added")
+                else:
+                    member = self.pool.add(
+                        turn.role, result.best_weights, spec=spec,
+                        hparams={**hparams, "turn": turn.index, "phase": turn.phase, "rotation": turn.rotation,
+                                 "train_steps": result.steps, "stop_reason": result.stop_reason,
+                                 "eval_score": None if best is None else best.score,
+                                 "eval_win_rate": None if best is None else best.win_rate},
+                        step=steps, parent=None if start is None else start.id, state=after)
+                    self.say(f"  added {turn.role} v{member.version} (member {member.id}) after {result.steps} "
+                             f"steps, {result.wall_time:.0f} s: {result.stop_detail}")
                 stage = "evaluate"
             if stage == "evaluate":
                 done = len(self.pool.matches()) - int(self.pool.state.get("matches_before", 0))
@@ -332,7 +339,10 @@ class _TurnLogger:
         if self.writer is None:
             new = not self.path.exists() or self.path.stat().st_size == 0
             self.fh = self.path.open("a", newline="")
-            self.fields = list(row) if new else _header(self.path)
+            # The header is fixed by the first row of the run, which comes before any
+            # evaluation: name the evaluation columns up front so they are never dropped.
+            fields = list(row) + [f for f in _EVAL_FIELDS if f not in row]
+            self.fields = fields if new else _header(self.path)
             self.writer = csv.DictWriter(self.fh, fieldnames=self.fields, extrasaction="ignore")
             if new:
                 self.writer.writeheader()
@@ -342,6 +352,9 @@ class _TurnLogger:
     def close(self) -> None:
         if self.fh is not None:
             self.fh.close()
+
+
+_EVAL_FIELDS = [f"eval_{f.name}" for f in dataclasses.fields(Evaluation)] + ["eval_score"]
 
 
 def _header(path: Path) -> list[str]:

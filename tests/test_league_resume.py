@@ -41,7 +41,8 @@ def check_pool(path, expect_complete):
         for m in trained:
             assert set(pool.weights(m.id))  # loads
         if expect_complete:
-            assert sorted(turns) == list(range(TURNS))
+            # Bootstrap turns always add; a rotation turn adds unless its start stayed the best.
+            assert {0, 1} <= set(turns) <= set(range(TURNS))
             # Each turn's evaluation budget was played exactly once, interrupted or not.
             assert len(pool.matches()) == TURNS * 40
             assert pool.state["done"] is True
