@@ -93,6 +93,15 @@ class _Growable:
             self.buf = data
         self.n = len(data)
 
+    def extend(self, data: np.ndarray) -> None:
+        end = self.n + len(data)
+        if end > len(self.buf):
+            grown = np.zeros(max(16, 2 * len(self.buf), end), dtype=self.buf.dtype)
+            grown[: self.n] = self.buf[: self.n]
+            self.buf = grown
+        self.buf[self.n: end] = data
+        self.n = end
+
     def append(self, row: np.ndarray) -> None:
         if self.n == len(self.buf):
             grown = np.zeros(max(16, 2 * len(self.buf)), dtype=self.buf.dtype)
@@ -665,21 +674,24 @@ class Pool:
         except (OSError, ValueError, RuntimeError) as exc:
             raise PoolCorruptError(f"pool index {index} could not be re-read ({exc})") from None
         store.check_rows(rows, self._header, store.read_commit(ds["counts"], index, refresh=True).n_blobs, index)
-        old = self._rows_view()
-        self._rows = _Growable(rows, copy=False)
         self._commit_rec = commit
         self._n_matches = commit.n_matches
         self._applied = commit.applied
         self._state_ptr = (commit.state_off, commit.state_len)
-        self._rows_apply_pending(write=False)
+        for k in range(self._applied, self._n_matches):  # logged matches not yet in the rows
+            m = self._match_rows.buf[k]
+            for mid, mu, sigma, games in json.loads(self._blob(int(m["off"]), int(m["len"])))["post"]:
+                rows["mu"][mid], rows["sigma"][mid], rows["games"][mid] = mu, sigma, games
+        # Update the one rows buffer in place rather than adopting the fresh array: members
+        # built at different times would otherwise keep every old array alive (12 MB each at
+        # 100k members).  Rows never go away, so ``rows`` extends the buffer.
+        n_old = self._rows.n
+        changed = np.flatnonzero(self._rows.view() != rows[:n_old]).tolist()
+        self._forget(changed)
+        self._rows.buf[changed] = rows[changed]
+        self._rows.extend(rows[n_old:])
+        self._members_cache.extend([None] * (len(rows) - n_old))
         self._fetch_referenced()
-        # Keep cached Member objects whose rows did not change (most of them).
-        new = self._rows_view()
-        cache = self._members_cache
-        same = np.zeros(len(new), dtype=bool)
-        n_old = min(len(old), len(new))
-        same[:n_old] = old[:n_old] == new[:n_old]
-        self._members_cache = [c if s else None for c, s in zip(cache + [None] * (len(new) - len(cache)), same)]
 
     def _rows_view(self) -> np.ndarray:
         return self._rows.view()
@@ -834,14 +846,19 @@ class Pool:
         return off, len(data)
 
     def _touch(self, ids: Iterable[int]) -> None:
-        """Call *before* changing rows in memory: they go to the file with the next commit.
+        """Call *before* changing rows in memory: they go to the file with the next commit."""
+        ids = list(ids)
+        self._dirty.update(ids)
+        self._forget(ids)
+
+    def _forget(self, ids: Iterable[int]) -> None:
+        """Call *before* changing rows in memory: drop their cached Members.
 
         A Member handed out earlier may not have read its row yet (lazy); it reads it now,
         so it keeps the values it had when handed out.  Later queries build new Members.
         """
         cache = self._members_cache
         for i in ids:
-            self._dirty.add(i)
             m = cache[i]
             if m is not None:
                 for name in MEMBER_FIELDS:

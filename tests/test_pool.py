@@ -245,6 +245,17 @@ def test_pool_members_equal_hand_built_ones_and_hash_by_id(pool_dir):
         assert len({*pool.members(), *pool.members()}) == 3
 
 
+def test_a_polling_reader_keeps_one_rows_buffer_not_one_per_reload(pool_dir):
+    """Members built at different reloads must not pin a copy of the table each."""
+    with Pool.open(pool_dir, "a") as writer, Pool.open(pool_dir, "r") as reader:
+        for k in range(20):
+            writer.record_match(["a", "b"], [2, 0], [1, 2], [(30.0 + k, 5.0), (20.0, 5.0)])
+            members = reader.members()
+            assert members[2].mu == 30.0 + k
+        buffers = {id(m._src.rows) for m in members if hasattr(m, "_src")}
+        assert len(buffers) == 1
+
+
 def test_member_is_frozen_and_its_spec_is_read_only_but_copies_are_plain(pool_dir):
     with Pool.open(pool_dir) as pool:
         m = pool.member(2)
