@@ -193,9 +193,9 @@ def write_table(rows: list[dict[str, Any]], rollouts: list[dict[str, Any]], args
         lines.append(f"| {r['game']} | {r['backend']} | {r['batch']} | {r['seconds']:.2f} | {r['rate']:,.1f} | "
                      f"{r['speedup']:.2f} | {r['startup']:.1f} |")
     lines += ["", "Start-up is paid once per run (workers live as long as the league actor), so it is "
-              "left out of the throughput. Rows with a smaller batch are the batch `League._evaluate` "
-              "plays today (8 seatings, 4 per worker): Ray's per-call cost and the wait for the slower "
-              "chunk are then paid every few matches."]
+              "left out of the throughput. Rows with a smaller batch use the default `evaluation.batch` "
+              "(8 seatings, 4 per worker): Ray's per-call cost and the wait for the slower chunk are "
+              "then paid every few matches."]
     if rollouts:
         lines += ["", "## Rollouts (`--rollout-shards`)", "",
                   f"Learner steps per second of wall time, {args.n_envs} env copies, {args.steps} vectorized "
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--matches", type=int, default=768, help="matches per measurement")
     parser.add_argument("--batch", type=int, default=128, help="matches per MatchBackend.play call")
     parser.add_argument("--league-batch", type=int, default=8,
-                        help="also time the Ray backends at this batch (League._evaluate's today; 0: skip)")
+                        help="also time the Ray backends at this batch (evaluation.batch's default; 0: skip)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Ray worker counts")
     parser.add_argument("--members", type=int, default=6, help="members per role")
     parser.add_argument("--cache-size", type=int, default=32,

@@ -197,7 +197,7 @@ class Worker:
     may seat, and built policies stay in a bounded LRU cache (``cache_size``).
     """
 
-    def __init__(self, game: Game, cache_size: int = 8):
+    def __init__(self, game: Game, cache_size: int = 64):
         self.game = game
         self.loader = _RefLoader(game)
         self.runner = MatchRunner(game, self.loader, cache_size=cache_size)
@@ -255,7 +255,7 @@ class Worker:
 class WorkerGroup:
     """``n`` worker actors (one CPU each), restarted and their calls retried when they die."""
 
-    def __init__(self, game: Game, n: int, *, cache_size: int = 8):
+    def __init__(self, game: Game, n: int, *, cache_size: int = 64):
         ray = import_ray()
         if n < 1:
             raise ConfigError(f"the Ray backend needs at least one worker, got {n}")
@@ -449,7 +449,7 @@ class RayScaleOut:
     the object store once however often it is evaluated or seated as an opponent.
     """
 
-    def __init__(self, game: Game, *, workers: int, cache_size: int = 8, rollout_shards: int = 0):
+    def __init__(self, game: Game, *, workers: int, cache_size: int = 64, rollout_shards: int = 0):
         self.game = game
         self.n_workers = workers
         self.cache_size = cache_size
@@ -514,7 +514,9 @@ class LeagueActor:
 
             resume = self.resume or (self.out / POOL_DIR / "index.h5").exists()
             game = envs.make(self.config.game.name, **self.config.game.kwargs)
-            self.scale = RayScaleOut(game, workers=self.workers, cache_size=self.config.cache_size,
+            # Match caches as large as the local backend's (League: max(64, cache_size)):
+            # evaluation seats every active member in turn.
+            self.scale = RayScaleOut(game, workers=self.workers, cache_size=max(64, self.config.cache_size),
                                      rollout_shards=self.rollout_shards)
             log = open(os.devnull, "w") if self.quiet else sys.stderr
             self.league = League(self.config, self.out, resume=resume, log=log,
