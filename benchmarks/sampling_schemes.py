@@ -21,7 +21,7 @@ depend on the league's own ratings:
 Anchors (the uniform-random members every league starts with) are left out of the population
 mixtures: in rps the anchor *is* the equilibrium and would flatter whichever scheme prunes least.
 
-    python benchmarks/sampling_schemes.py            # full run, ~45 min on 2 cores
+    python benchmarks/sampling_schemes.py            # full run, 20-45 min on 2 cores (load)
     python benchmarks/sampling_schemes.py --quick    # smoke run, ~2 min
     python benchmarks/sampling_schemes.py --report-only   # rebuild table and plots from the CSV
 
@@ -41,6 +41,8 @@ import math
 import multiprocessing
 import os
 import platform
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -90,6 +92,8 @@ class Setup:
     """Board games: episodes per role against each reference when measuring."""
     width: int = 32
     """Hidden width of every network (one hidden layer)."""
+    seeds: int = 3
+    """Seeds per scheme (the command line's --seeds overrides it for every game)."""
     extra: tuple[str, ...] = ()
     """More ``key=value`` config overrides."""
 
@@ -120,10 +124,11 @@ _SMALL_GAME_PPO = ("hparams.n_steps=[16]", "ppo.minibatches=2", "hparams.lr=[0.0
 _QUICK = ("ppo.n_envs=8",)
 
 FULL: dict[str, Setup] = {
+    # rps and Kuhn runs are cheap and their outcomes vary much between seeds: more seeds there.
     "rps": Setup({"max_cycles": 1}, rotations=8, bootstrap_steps=1024, turn_steps=1536, eval_budget=40,
-                 extra=(*_SMALL_GAME_PPO, "hparams.ent_coef=[0.003, 0.01]")),
+                 extra=(*_SMALL_GAME_PPO, "hparams.ent_coef=[0.003, 0.01]"), seeds=10),
     "kuhn_poker": Setup({"num_players": 2}, rotations=5, bootstrap_steps=4096, turn_steps=4096,
-                        eval_budget=40, extra=_SMALL_GAME_PPO),
+                        eval_budget=40, extra=_SMALL_GAME_PPO, seeds=8),
     "tictactoe": Setup({}, rotations=3, bootstrap_steps=16384, turn_steps=8192, eval_budget=40,
                        ref_episodes=100, width=64),
     "connect_four": Setup({"depth": 2}, rotations=2, bootstrap_steps=12288, turn_steps=8192,
@@ -209,7 +214,9 @@ class _Measure:
         last_of_rotation = turn.role == roles[-1]
         if self.job.game in ("tictactoe", "connect_four") and not last_of_rotation:
             return  # reference games are costly: measure once per rotation
-        steps = max(m.step for m in self.league.pool.members())
+        # The run's learner steps so far: a turn that adds no member (its best checkpoint was its
+        # starting member) still spent its budget, so the members' own step counts fall short.
+        steps = int(self.league.pool.state["steps"])
         measure = {"rps": self._rps, "kuhn_poker": self._kuhn_poker, "tictactoe": self._vs_references,
                    "connect_four": self._vs_references}[self.job.game]
         values = measure()
@@ -349,7 +356,7 @@ def _cell(values: Sequence[float]) -> str:
     return f"{mean:.3f}" if math.isnan(half) else f"{mean:.3f} ± {half:.3f}"
 
 
-def table(rows: list[dict[str, Any]], setups: dict[str, Setup], seconds: float | None, quick: bool) -> str:
+def table(rows: list[dict[str, Any]], setups: dict[str, Setup], footer: str) -> str:
     """The Markdown report: per game, final values and (for exploitability) the mean over the run."""
     games = [g for g in GAMES if any(r["game"] == g for r in rows)]
     lines = ["# Opponent-sampling schemes against ground truth", "",
@@ -394,12 +401,28 @@ def table(rows: list[dict[str, Any]], setups: dict[str, Setup], seconds: float |
                 if n:
                     lines.append(f"| {scheme} | {n} | " + " | ".join(cells) + " |")
         lines.append("")
-    mode = " --quick" if quick else ""
-    took = "" if seconds is None else f"Run time {seconds / 60:.1f} min wall, "
-    lines.append(f"{took}{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-                 f"`python benchmarks/sampling_schemes.py{mode}`. Raw per-seed numbers: `{CSV_NAME}`; "
-                 f"curves: `sampling_schemes_<game>.png`.")
+    lines.append(footer)
     return "\n".join(lines) + "\n"
+
+
+def run_footer(seconds: float, quick: bool) -> str:
+    """How, where and from which code the results were made (the league code moves fast)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                                  timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = " plus uncommitted changes" if git("status", "--porcelain", "league", "envs", "ratings") else ""
+    mode = " --quick" if quick else ""
+    return (f"Run time {seconds / 60:.1f} min wall, {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, code at `{commit}`{dirty}; "
+            f"`python benchmarks/sampling_schemes.py{mode}`. Raw per-seed numbers: `{CSV_NAME}`; "
+            f"curves: `sampling_schemes_<game>.png`.")
 
 
 def plot(rows: list[dict[str, Any]], game: str, path: Path) -> None:
@@ -414,15 +437,21 @@ def plot(rows: list[dict[str, Any]], game: str, path: Path) -> None:
     nrows = math.ceil(len(metrics) / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.3 * nrows), squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
-        for scheme, per_seed in _series(rows, game, metric).items():
+        series = _series(rows, game, metric)
+        for k, scheme in enumerate(SCHEMES):  # fixed order: a scheme has one colour in every plot
+            per_seed = series.get(scheme)
+            if not per_seed:
+                continue
             steps = sorted(set.intersection(*(set(s) for s in per_seed.values())))
             if not steps:
                 continue
             stats = [interval([s[x] for s in per_seed.values()]) for x in steps]
             mean = np.array([m for m, _ in stats])
             half = np.nan_to_num(np.array([h for _, h in stats]))
-            (line,) = ax.plot(steps, mean, marker=".", label=scheme)
-            ax.fill_between(steps, mean - half, mean + half, color=line.get_color(), alpha=0.12)
+            (line,) = ax.plot(steps, mean, marker=".", label=scheme, color=f"C{k}")
+            # Every metric lies in [0, 1]; a t-interval from 3 seeds can overshoot it.
+            ax.fill_between(steps, np.clip(mean - half, 0, 1), np.clip(mean + half, 0, 1), color=f"C{k}",
+                            alpha=0.12)
         ax.set_title(METRIC_LABELS[metric], fontsize=9)
         ax.set_xlabel("learner steps")
         ax.grid(alpha=0.3)
@@ -435,11 +464,19 @@ def plot(rows: list[dict[str, Any]], game: str, path: Path) -> None:
     plt.close(fig)
 
 
-def report(out: Path, setups: dict[str, Setup], seconds: float | None, quick: bool) -> str:
-    """Rebuild the Markdown table and the plots from the CSV in ``out``."""
+def report(out: Path, setups: dict[str, Setup], footer: str | None) -> str:
+    """Rebuild the Markdown table and the plots from the CSV in ``out``.
+
+    Without ``footer`` (``--report-only``) the footer of the table being replaced is kept: it
+    describes the run that wrote the CSV.
+    """
     rows = read_rows(out / CSV_NAME)
-    text = table(rows, setups, seconds, quick)
-    (out / "sampling_schemes.md").write_text(text)
+    md = out / "sampling_schemes.md"
+    if footer is None:
+        found = re.search(r"^Run time .*$", md.read_text(), re.MULTILINE) if md.exists() else None
+        footer = found.group(0) if found else "Rebuilt from the CSV of an earlier run."
+    text = table(rows, setups, footer)
+    md.write_text(text)
     for game in GAMES:
         if any(r["game"] == game for r in rows):
             plot(rows, game, out / f"sampling_schemes_{game}.png")
@@ -458,19 +495,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--games", nargs="+", default=list(GAMES), choices=GAMES)
     parser.add_argument("--schemes", nargs="+", default=list(SCHEMES), choices=SCHEMES)
     parser.add_argument("--seeds", type=int, default=None,
-                        help="seeds per (game, scheme) (default 3, --quick 2); 3 or more for intervals")
+                        help="seeds per (game, scheme) for every game (default: rps 10, kuhn_poker 8, "
+                             "board games 3; --quick 2)")
     parser.add_argument("--workers", type=int, default=2, help="parallel league runs (one torch thread each)")
     parser.add_argument("--report-only", action="store_true", help="rebuild the table and plots from the CSV")
     args = parser.parse_args(argv)
     setups = QUICK if args.quick else FULL
-    if args.seeds is None:
-        args.seeds = 2 if args.quick else 3
     args.out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
-        print(report(args.out, setups, None, args.quick))
+        print(report(args.out, setups, None))
         return 0
 
-    jobs = [Job(g, s, seed, setups[g]) for g in args.games for seed in range(args.seeds) for s in args.schemes]
+    seeds = {g: args.seeds or (2 if args.quick else setups[g].seeds) for g in args.games}
+    jobs = [Job(g, s, seed, setups[g]) for g in args.games for seed in range(seeds[g]) for s in args.schemes]
     # Longest games first, so the last jobs to finish are short ones and both workers stay busy.
     order = {"connect_four": 0, "tictactoe": 1, "kuhn_poker": 2, "rps": 3}
     jobs.sort(key=lambda j: order[j.game])
@@ -491,7 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failed += res.error is not None
                 print(f"[{done}/{len(jobs)} {time.perf_counter() - start:.0f}s] {res.job.game} "
                       f"{res.job.scheme} seed {res.job.seed}: {res.seconds:.0f}s, {status}", flush=True)
-    print(report(args.out, setups, time.perf_counter() - start, args.quick))
+    print(report(args.out, setups, run_footer(time.perf_counter() - start, args.quick)))
     return 1 if failed else 0
 
 
