@@ -405,8 +405,8 @@ def table(rows: list[dict[str, Any]], setups: dict[str, Setup], footer: str) -> 
     return "\n".join(lines) + "\n"
 
 
-def run_footer(seconds: float, quick: bool) -> str:
-    """How, where and from which code the results were made (the league code moves fast)."""
+def code_version() -> str:
+    """The commit the league code was at (taken when a run starts: the code moves fast)."""
     root = Path(__file__).resolve().parents[1]
 
     def git(*args: str) -> str:
@@ -418,9 +418,14 @@ def run_footer(seconds: float, quick: bool) -> str:
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     dirty = " plus uncommitted changes" if git("status", "--porcelain", "league", "envs", "ratings") else ""
+    return f"`{commit}`{dirty}"
+
+
+def run_footer(seconds: float, quick: bool, code: str) -> str:
+    """How, where and from which code the results were made."""
     mode = " --quick" if quick else ""
     return (f"Run time {seconds / 60:.1f} min wall, {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, code at `{commit}`{dirty}; "
+            f"{platform.python_version()}, code at {code}; "
             f"`python benchmarks/sampling_schemes.py{mode}`. Raw per-seed numbers: `{CSV_NAME}`; "
             f"curves: `sampling_schemes_<game>.png`.")
 
@@ -512,6 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     order = {"connect_four": 0, "tictactoe": 1, "kuhn_poker": 2, "rps": 3}
     jobs.sort(key=lambda j: order[j.game])
     csv_path = args.out / CSV_NAME
+    code = code_version()
     start = time.perf_counter()
     failed = 0
     with csv_path.open("w", newline="") as fh:
@@ -528,7 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failed += res.error is not None
                 print(f"[{done}/{len(jobs)} {time.perf_counter() - start:.0f}s] {res.job.game} "
                       f"{res.job.scheme} seed {res.job.seed}: {res.seconds:.0f}s, {status}", flush=True)
-    print(report(args.out, setups, run_footer(time.perf_counter() - start, args.quick)))
+    print(report(args.out, setups, run_footer(time.perf_counter() - start, args.quick, code)))
     return 1 if failed else 0
 
 
