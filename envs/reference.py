@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sample_from_probs", "sample_with_uniforms", "UniformRandomPolicy"]
+__all__ = ["BestMovePolicy", "sample_from_probs", "sample_with_uniforms", "UniformRandomPolicy"]
 
 
 def sample_with_uniforms(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -48,4 +48,30 @@ class UniformRandomPolicy:
 
     def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """One uniformly drawn legal action per row."""
+        return sample_from_probs(self.probs(obs, mask), rng)
+
+
+class BestMovePolicy:
+    """Plays a best-scoring legal move, ties broken uniformly (the minimax references).
+
+    Subclasses give ``move_scores(obs_row) -> [n_actions]`` scores for one observation.
+    """
+
+    n_actions: int
+
+    def move_scores(self, obs_row: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def probs(self, obs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """Equal probability on every best-scoring legal action of each row."""
+        out = np.zeros((obs.shape[0], self.n_actions))
+        for b in range(obs.shape[0]):
+            scores = np.asarray(self.move_scores(obs[b]), dtype=np.float64)
+            if mask is not None:
+                scores[~np.asarray(mask[b], dtype=bool)] = -np.inf
+            best = scores == scores.max()
+            out[b] = best / best.sum()
+        return out
+
+    def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         return sample_from_probs(self.probs(obs, mask), rng)

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from league.registry import resolve
 from league.errors import ConfigError, UnknownNameError
 from ratings import Rating, TrueSkillSystem
 
@@ -374,14 +375,7 @@ def rule_names() -> list[str]:
 
 def get_rule(rule: str | SelectionRule) -> SelectionRule:
     """The rule function for a name, or ``rule`` itself when it is callable."""
-    if callable(rule):
-        return rule
-    try:
-        return SELECTION_RULES[rule]
-    except (KeyError, TypeError):
-        raise UnknownNameError(
-            f"unknown match-selection rule {rule!r}: expected one of {rule_names()} or a callable"
-        ) from None
+    return resolve(SELECTION_RULES, rule, "match-selection rule")
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-import numpy as np
 
 from envs import Game, PolicyCache, SelfPlayEnv
 from envs.opponents import MemberId, Policy

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,15 +35,15 @@ from league.callbacks import EvalCallback, Evaluation, TrainEvent, event_row
 from league.config import RunConfig
 from league.errors import ConfigError, PoolError
 from league.evaluator import Evaluator, PayoffTable
-from league.hparams import config_from_hparams, sample_hparams, spec_from_hparams
+from league.hparams import config_from_hparams, sample_hparams
 from league.matches import LocalBackend, MatchBackend
 from league.opponents import MemberLoader, PoolOpponents
-from league.policies import build_network, load_network
+from league.policies import load_network
 from league.pool import Member, Pool
 from league.pruning import prune
 from league.sampling import OpponentSampler
 from league.trainer import StopRules, TrainResult, train
-from ratings import Rating, TrueSkillSystem
+from ratings import TrueSkillSystem
 
 __all__ = ["League", "Turn", "plan_turns"]
 
@@ -244,7 +243,6 @@ class League:
     # ------------------------------------------------------------------ the run
 
     def run(self) -> dict[str, Any]:
-        cfg = self.config
         if not self.pool.members():
             self._anchors()
         state = dict(self.pool.state)

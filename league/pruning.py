@@ -29,7 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from league.errors import ConfigError, UnknownNameError
+from league.registry import resolve
+from league.errors import ConfigError
 
 __all__ = [
     "PrunableMember",
@@ -185,13 +186,7 @@ def rule_names() -> list[str]:
 
 def get_rule(rule: str | Rule) -> Rule:
     """The rule function for a name, or ``rule`` itself when it is callable."""
-    if callable(rule):
-        return rule
-    try:
-        return RULES[rule]
-    except (KeyError, TypeError):
-        raise UnknownNameError(
-            f"unknown pruning rule {rule!r}: expected one of {rule_names()} or a callable") from None
+    return resolve(RULES, rule, "pruning rule")
 
 
 def protected(members: Sequence[PrunableMember]) -> dict[int, str]:

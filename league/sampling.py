@@ -36,7 +36,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from league.errors import ConfigError, UnknownNameError
+from league.registry import resolve
+from league.errors import ConfigError
 from ratings import Rating, TrueSkillSystem
 
 __all__ = [
@@ -265,14 +266,7 @@ def scheme_names() -> list[str]:
 
 def get_scheme(scheme: str | Scheme) -> Scheme:
     """The scheme function for a name, or ``scheme`` itself when it is callable."""
-    if callable(scheme):
-        return scheme
-    try:
-        return SCHEMES[scheme]
-    except (KeyError, TypeError):
-        raise UnknownNameError(
-            f"unknown sampling scheme {scheme!r}: expected one of {scheme_names()} or a callable"
-        ) from None
+    return resolve(SCHEMES, scheme, "sampling scheme")
 
 
 # --------------------------------------------------------------------------------------------

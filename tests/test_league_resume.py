@@ -1,6 +1,5 @@
 """Kill a league run with SIGKILL at random moments, resume it, and check the pool it leaves."""
 
-import os
 import random
 import re
 import signal

@@ -8,7 +8,7 @@ from pettingzoo.classic.connect_four import connect_four
 from envs.errors import GameConfigError
 from envs.game import Game
 from envs.games._common import random_reference, seat_roles
-from envs.reference import sample_from_probs
+from envs.reference import BestMovePolicy
 
 SEATS = ("player_0", "player_1")
 ROWS, COLS = 6, 7
@@ -64,7 +64,7 @@ def _heuristic(me: int, them: int) -> int:
     return score
 
 
-class ConnectFourMinimax:
+class ConnectFourMinimax(BestMovePolicy):
     """Alpha-beta negamax to ``depth`` plies with a line-counting heuristic at the leaves.
 
     Decodes the board from the observation planes (``[6, 7, 2]``: mover's pieces, opponent's).
@@ -72,6 +72,7 @@ class ConnectFourMinimax:
     """
 
     name = "minimax"
+    n_actions = COLS
 
     def __init__(self, depth: int = 4):
         if not isinstance(depth, int) or depth < 1:
@@ -125,18 +126,6 @@ class ConnectFourMinimax:
             best = max(best, scores[c])
         return scores
 
-    def probs(self, obs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        out = np.zeros((obs.shape[0], COLS))
-        for b in range(obs.shape[0]):
-            scores = self.move_scores(obs[b])
-            if mask is not None:
-                scores[~np.asarray(mask[b], dtype=bool)] = -np.inf
-            best = scores == scores.max()
-            out[b] = best / best.sum()
-        return out
-
-    def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-        return sample_from_probs(self.probs(obs, mask), rng)
 
 
 # _PLANES[me][cell] is the (mine, theirs) pair of a cell holding 0 (empty), 1 or 2: one table

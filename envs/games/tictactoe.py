@@ -7,7 +7,7 @@ from pettingzoo.classic.tictactoe import tictactoe
 
 from envs.game import Game
 from envs.games._common import random_reference, seat_roles
-from envs.reference import sample_from_probs
+from envs.reference import BestMovePolicy
 
 SEATS = ("player_1", "player_2")
 _LINES = tuple(sum(1 << i for i in line) for line in
@@ -18,7 +18,7 @@ def _won(bits: int) -> bool:
     return any(bits & line == line for line in _LINES)
 
 
-class TicTacToeMinimax:
+class TicTacToeMinimax(BestMovePolicy):
     """Perfect play, decoded from the observation planes (``[3, 3, 2]``: mover's marks, opponent's).
 
     Exact negamax over the whole game tree, memoised per position; wins sooner are preferred.
@@ -26,6 +26,7 @@ class TicTacToeMinimax:
     """
 
     name = "minimax"
+    n_actions = 9
 
     def __init__(self) -> None:
         self._values: dict[tuple[int, int], int] = {}
@@ -61,18 +62,6 @@ class TicTacToeMinimax:
                 scores[i] = n_empty if _won(mine) else -self._value(them, mine)
         return scores
 
-    def probs(self, obs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        out = np.zeros((obs.shape[0], 9))
-        for b in range(obs.shape[0]):
-            scores = self.move_scores(obs[b])
-            if mask is not None:
-                scores[~np.asarray(mask[b], dtype=bool)] = -np.inf
-            best = scores == scores.max()
-            out[b] = best / best.sum()
-        return out
-
-    def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-        return sample_from_probs(self.probs(obs, mask), rng)
 
 
 # _PLANES[me][cell] is the (mine, theirs) pair of a cell holding 0 (empty), 1 or 2: one table
