@@ -4,7 +4,7 @@
     python -m league.run --config configs/tictactoe.toml --out runs/ttt
     python -m league.run --out runs/ttt rotations=4 training.max_steps=50000
     python -m league.run --resume runs/ttt                 # after a crash or kill
-    python -m league.run --backend ray --out runs/ttt      # matches on Ray workers (docs/ray.md)
+    python -m league.run --backend ray --out runs/ttt      # matches on Ray workers (README: "Running on Ray")
 
 The output directory holds ``pool/`` (the league), ``config.toml`` (the resolved
 config), ``metrics.csv`` (one row per PPO update) and ``leaderboard.md`` /
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="where evaluation matches (and optionally rollouts) run: this process, or Ray "
-                        "workers with the league in a Ray actor (see docs/ray.md)")
+                        "workers with the league in a Ray actor (see the README, "Running on Ray")")
     p.add_argument("--address", help="--backend ray: the Ray cluster to join (default: start a local "
                                      "instance with this machine's cores)")
     p.add_argument("--workers", type=int, help="--backend ray: worker actors (default: the cluster's CPUs)")
