@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="where evaluation matches (and optionally rollouts) run: this process, or Ray "
-                        "workers with the league in a Ray actor (see the README, "Running on Ray")")
+                        "workers with the league in a Ray actor (see the README, 'Running on Ray')")
     p.add_argument("--address", help="--backend ray: the Ray cluster to join (default: start a local "
                                      "instance with this machine's cores)")
     p.add_argument("--workers", type=int, help="--backend ray: worker actors (default: the cluster's CPUs)")
