@@ -59,6 +59,7 @@ __all__ = ["Member", "MatchRecord", "Pool"]
 _INDEX = "index.h5"
 _LOCK = "writer.lock"
 _WEIGHTS = "weights"
+_READ_RETRIES = 8  # a reader's view torn by a live writer heals within milliseconds
 _DEDUPE_MAX = 4096  # blobs up to this size are deduplicated (specs and hparams repeat)
 _REQUIRED = frozenset({"role", "weights", "spec", "hparams", "step"})   # add_many entry keys
 _OPTIONAL = frozenset({"parent", "anchor"})
@@ -518,6 +519,17 @@ class Pool:
     # ---------------------------------------------------------------- internals: opening
 
     def _open_reader(self) -> None:
+        # Retried like _sync: the first read can race a live writer just as a refresh can.
+        for attempt in range(_READ_RETRIES):
+            try:
+                return self._open_reader_once()
+            except PoolCorruptError:
+                self._close_file()
+                if attempt == _READ_RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+
+    def _open_reader_once(self) -> None:
         index = self.path / _INDEX
         try:
             self._ino = os.stat(index).st_ino
@@ -640,11 +652,26 @@ class Pool:
     # ---------------------------------------------------------------- internals: reading
 
     def _sync(self) -> None:
-        """Readers: pick up the writer's latest commit (cheap when nothing changed)."""
+        """Readers: pick up the writer's latest commit (cheap when nothing changed).
+
+        A reader races a live writer: it can catch a row mid-rewrite, or a file that a
+        recovering writer is about to replace.  Such a view heals within moments, so a
+        failed validation is retried before it is reported as corruption; a file that is
+        really damaged fails every attempt.
+        """
         if self._closed:
             raise PoolError(f"pool {self.path} is closed; open it again with Pool.open")
         if self.mode == "a":
             return
+        for attempt in range(_READ_RETRIES):
+            try:
+                return self._sync_once()
+            except PoolCorruptError:
+                if attempt == _READ_RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+
+    def _sync_once(self) -> None:
         index = self.path / _INDEX
         try:
             ino = os.stat(index).st_ino

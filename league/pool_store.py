@@ -167,7 +167,9 @@ def open_reader(path: Path) -> h5py.File:
         except OSError as exc:
             if "already open for write" not in str(exc):
                 raise
-        return h5py.File(path, "r", libver="latest", swmr=True, locking=False)
+        # No raw-data chunk cache: a reader re-reads rows the writer rewrites in place
+        # (ratings, retire), and a cached chunk would serve the old or a torn copy.
+        return h5py.File(path, "r", libver="latest", swmr=True, locking=False, rdcc_nbytes=0)
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as exc:
