@@ -132,8 +132,8 @@ class RunConfig:
     """Wall-time budget of the whole run (None: none); a turn in progress ends early to respect it."""
     max_steps: int | None = None
     """Learner-step budget of the whole run (None: none)."""
-    cache_size: int = 8
-    """Opponent networks kept per env (LRU)."""
+    cache_size: int = 32
+    """Opponent networks kept per env (LRU); below the active members a game seats, envs rebuild networks constantly."""
     game: GameConfig = field(default_factory=GameConfig)
     """The game."""
     bootstrap: PhaseConfig = field(default_factory=lambda: PhaseConfig(max_steps=8_192, eval_every=2_048))
