@@ -10,6 +10,8 @@ run reproduce single-env runs draw for draw.
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 __all__ = ["BestMovePolicy", "sample_from_probs", "sample_with_uniforms", "UniformRandomPolicy"]
@@ -51,7 +53,7 @@ class UniformRandomPolicy:
         return sample_from_probs(self.probs(obs, mask), rng)
 
 
-class BestMovePolicy:
+class BestMovePolicy(abc.ABC):
     """Plays a best-scoring legal move, ties broken uniformly (the minimax references).
 
     Subclasses give ``move_scores(obs_row) -> [n_actions]`` scores for one observation.
@@ -59,8 +61,9 @@ class BestMovePolicy:
 
     n_actions: int
 
+    @abc.abstractmethod
     def move_scores(self, obs_row: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Scores of every action for one observation (higher is better)."""
 
     def probs(self, obs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         """Equal probability on every best-scoring legal action of each row."""

@@ -33,12 +33,16 @@ class MatchRunner:
     def __init__(self, game: Game, load: Callable[[MemberId], Policy], *, cache_size: int = 8):
         self.game = game
         self.seat = game.seats[0]
-        self.cache = PolicyCache(cache_size)
         self._load = load
-        self.env = SelfPlayEnv(game, self.seat, _Loader(self._cached), cache_size=cache_size)
+        self.env = SelfPlayEnv(game, self.seat, _Loader(load), cache_size=cache_size)
+
+    @property
+    def cache(self) -> PolicyCache:
+        """The one bounded cache of built policies: the env's, shared by the first seat."""
+        return self.env.cache
 
     def _cached(self, member_id: MemberId) -> Policy:
-        return self.cache.get(member_id, self._load)
+        return self.env.cache.get(member_id, self._load)
 
     def play(self, seating: Mapping[str, MemberId], seed: int | None = None) -> dict[str, int]:
         """Ranks of every seat (1 = best) after one episode with ``seating``."""

@@ -29,8 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from league.registry import resolve
 from league.errors import ConfigError
+from league.registry import resolve
+from league.sampling import Candidate
 
 __all__ = [
     "PrunableMember",
@@ -49,16 +50,8 @@ __all__ = [
 ]
 
 
-class PrunableMember(Protocol):
-    """What pruning needs to know about a member (``league.pool.Member`` has it)."""
-
-    id: int
-    role: str
-    version: int
-    mu: float
-    sigma: float
-    games: int
-    anchor: bool
+PrunableMember = Candidate
+"""What pruning needs to know about a member: the same fields as a sampling candidate."""
 
 
 @dataclass
