@@ -11,7 +11,7 @@ TrueSkill's default) and ranks follow performance; no draws.  Two settings:
 
 Schedules compared, all rated by the same fresh ``TrueSkillSystem`` (draw probability 0):
 
-* ``info``, ``uniform``, ``round_robin``: ``league.evaluator``'s selection rules, through
+* ``info``, ``uniform``, ``round_robin``: ``league.evaluation.evaluator``'s selection rules, through
   ``Evaluator`` (seat rotation, and the balance cap for ``info`` and ``round_robin``);
 * ``random tables``: uniform random seatings drawn here, outside ``Evaluator`` -- the textbook
   baseline, and a check on the evaluator's own ``uniform`` rule, which should match it;
@@ -51,8 +51,8 @@ from scipy.stats import kendalltau
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.evaluator_ranking import BETA, N_MEMBERS, TARGET_TAU, synthetic_population  # noqa: E402
-from league.evaluator import EvaluationConfig, Evaluator, Seating  # noqa: E402
-from league.sampling import CandidateInfo  # noqa: E402
+from league.evaluation.evaluator import EvaluationConfig, Evaluator, Seating  # noqa: E402
+from league.population.sampling import CandidateInfo  # noqa: E402
 from ratings import Rating, TrueSkillSystem  # noqa: E402
 
 RULES = ("info", "uniform", "round_robin")
@@ -183,7 +183,7 @@ def table(curves: list[Curve], seeds: list[int], seconds: float, every: int, qui
              f"TrueSkill from fresh ratings; Kendall tau of the mu order against the true order, "
              f"measured every {every} matches. Seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), the same "
              f"populations and outcome streams for every schedule. `info`, `uniform`, `round_robin` are "
-             f"`league.evaluator`'s rules (`info` and `round_robin` "
+             f"`league.evaluation.evaluator`'s rules (`info` and `round_robin` "
              f"with its balance cap, `uniform` without); `random tables` = uniform random seatings "
              f"drawn outside the evaluator; `rr schedule` = a fixed round robin (1v1: every pair once, "
              f"circle method; FFA: rounds of random disjoint tables of four). "

@@ -31,8 +31,8 @@ import numpy as np
 from scipy.special import ndtr
 from scipy.stats import kendalltau
 
-from league.evaluator import EvaluationConfig, Evaluator, Seating
-from league.sampling import CandidateInfo
+from league.evaluation.evaluator import EvaluationConfig, Evaluator, Seating
+from league.population.sampling import CandidateInfo
 from ratings import TrueSkillSystem
 
 N_MEMBERS = 64

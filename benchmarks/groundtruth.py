@@ -33,7 +33,7 @@ from open_spiel.python.algorithms import exploitability as os_exploitability
 
 import envs
 from envs.games import kuhn_poker
-from league.policies import ActorCritic, masked_logits
+from league.models import ActorCritic, masked_logits
 
 __all__ = [
     "RPS_PAYOFF",

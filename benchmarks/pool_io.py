@@ -45,7 +45,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from league.policies import build_network, mlp_spec  # noqa: E402
+from league.models import build_network, mlp_spec  # noqa: E402
 from league.pool import Pool  # noqa: E402
 
 NETS = {"~100k params": mlp_spec(64, 9, [192, 192]), "~5M params": mlp_spec(64, 9, [1536, 1536])}

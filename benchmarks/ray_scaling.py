@@ -32,9 +32,9 @@ import torch
 
 import envs
 from league.distributed import RayBackend, RayVecEnv, WeightStore, WorkerGroup, connect
-from league.matches import LocalBackend
-from league.opponents import MemberLoader, PoolOpponents
-from league.policies import build_network, mlp_spec
+from league.evaluation.matches import LocalBackend
+from league.population.opponents import MemberLoader, PoolOpponents
+from league.models import build_network, mlp_spec
 from league.pool import Pool
 
 GAME_KWARGS: dict[str, dict[str, Any]] = {"texas_holdem": {"num_players": 4}}

@@ -1,6 +1,6 @@
 """Which opponent-sampling scheme trains the best league?  Measured against ground truth.
 
-Every scheme of ``league.sampling`` runs the same real league (``league.orchestrator.League``):
+Every scheme of ``league.population.sampling`` runs the same real league (``league.orchestration.League``):
 same game, same per-role hyperparameters (drawn from the run seed), same learner-step budget
 (every turn runs to ``max_steps``: no target, no patience, so the budget is exactly equal), same
 evaluation and pruning.  After every turn the league is measured against something that does not
@@ -63,10 +63,10 @@ import envs  # noqa: E402
 from benchmarks.groundtruth import (  # noqa: E402
     ProbsFn, kuhn_exploitability, kuhn_mixture_policy, kuhn_tabular_policy, mixture, network_probs,
     rps_exploitability, rps_strategy)
-from league.callbacks import EvalCallback  # noqa: E402
+from league.training.callbacks import EvalCallback  # noqa: E402
 from league.config import load_config  # noqa: E402
-from league.orchestrator import League, Turn  # noqa: E402
-from league.policies import load_network  # noqa: E402
+from league.orchestration import League, Turn  # noqa: E402
+from league.models import load_network  # noqa: E402
 
 SCHEMES = ("latest", "uniform", "pfsp_hard", "pfsp_var", "window", "alphastar_main")
 GAMES = ("rps", "kuhn_poker", "tictactoe", "connect_four")
@@ -279,22 +279,6 @@ class _Measure:
         return {k: float(np.mean(v)) for k, v in out.items()}
 
 
-class MeasuredLeague(League):
-    """A League that hands itself to the measurement after each turn's pruning.
-
-    ``_prune`` is the last step of a turn, so the pool then holds the turn's member, its evaluated
-    ratings and the active index the next turn will sample from.  (The League has no public
-    per-turn hook; this override is the smallest one that sees every turn.)
-    """
-
-    measure: _Measure
-
-    def _prune(self, turn: Turn) -> list[tuple[int, str]]:
-        retired = super()._prune(turn)
-        self.measure(turn)
-        return retired
-
-
 def run_job(job: Job) -> JobResult:
     """Run one league in a temporary directory, measuring after every turn."""
     torch.set_num_threads(1)  # the machine's two cores are shared: one per worker
@@ -302,14 +286,16 @@ def run_job(job: Job) -> JobResult:
     result = JobResult(job)
     config = load_config(None, job.setup.overrides(job.game, job.scheme, job.seed))
     with tempfile.TemporaryDirectory(prefix=f"schemes_{job.game}_{job.scheme}_") as tmp:
-        league = MeasuredLeague(config, tmp, log=io.StringIO())
-        league.measure = _Measure(league, job)
+        # The League's per-turn hook runs after a turn's pruning: the pool then holds the turn's
+        # member, its evaluated ratings and the active index the next turn will sample from.
+        league = League(config, tmp, log=io.StringIO(), on_turn=lambda lg, turn: measure(turn))
+        measure = _Measure(league, job)
         try:
             league.run()
         except Exception as exc:  # one failed run must not lose the others' hours of results
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
-            result.rows = league.measure.rows
+            result.rows = measure.rows
             league.close()
     result.seconds = time.perf_counter() - start
     return result

@@ -1,7 +1,7 @@
 """Learner steps per second of ``envs.SelfPlayVecEnv`` against a hand-written batched baseline.
 
 Both sides step ``N`` copies of the same raw PettingZoo env with three distinct opponent
-members (random-init ``league.policies`` MLPs), pick the learner's action uniformly among legal
+members (random-init ``league.models`` MLPs), pick the learner's action uniformly among legal
 ones, and run one NPC forward pass per member per NPC round through the same
 ``NetworkPolicy.act``. The baseline is the tightest loop we could write for these games: no
 seating bookkeeping, outcomes, reward accounting or checks beyond what stepping needs. The
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import envs
-from league.policies import NetworkPolicy, build_network, mlp_spec
+from league.models import NetworkPolicy, build_network, mlp_spec
 
 MEMBERS = ("m0", "m1", "m2")
 

@@ -4,7 +4,7 @@ Both learn tictactoe as the first player against the uniform-random reference wi
 network (separate 128x128 tanh actor and critic), number of envs, rollout length, epochs,
 minibatch size, learning rate (annealed linearly over the same budget) and PPO coefficients.
 Ours steps a ``SelfPlayVecEnv``; SB3 steps a ``DummyVecEnv`` of ``SelfPlayEnv`` copies.  Both
-are evaluated at the same learner steps by the same code (``league.callbacks.play_episodes``,
+are evaluated at the same learner steps by the same code (``league.training.callbacks.play_episodes``,
 greedy, 200 episodes, the same evaluation seed), and evaluation time is excluded from all
 timings.
 
@@ -38,9 +38,9 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import envs
-from league.callbacks import EvalCallback, Evaluation, TrainEvent, play_episodes
-from league.ppo import PPOConfig
-from league.trainer import StopRules, train
+from league.training.callbacks import EvalCallback, Evaluation, TrainEvent, play_episodes
+from league.training.ppo import PPOConfig
+from league.training.trainer import StopRules, train
 
 GAME, SEAT, TARGET = "tictactoe", "player_1", 0.80
 EVAL_EPISODES, EVAL_SEED = 200, 777

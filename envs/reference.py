@@ -1,7 +1,7 @@
 """Weightless reference policies shared by every game, and the sampler they use.
 
 ``sample_from_probs`` and ``UniformRandomPolicy`` live here (not in ``league``) because the env
-needs them without importing ``league``; ``league.policies`` re-exports them.
+needs them without importing ``league``; ``league.models`` re-exports them.
 
 Policies may offer ``probs(obs, mask) -> [B, n_actions]`` besides ``act``: the self-play envs
 then draw each copy's action with that copy's own generator, which is what makes a vectorized

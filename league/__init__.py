@@ -18,20 +18,22 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _LAZY: dict[str, str] = {
     **{name: "league.pool" for name in ("Pool", "Member", "MatchRecord")},
-    **{name: "league.policies" for name in ("ActorCritic", "NetworkPolicy", "build_network", "build_policy",
+    **{name: "league.models" for name in ("ActorCritic", "NetworkPolicy", "build_network", "build_policy",
                                              "load_network", "mlp_spec")},
-    **{name: "league.ppo" for name in ("PPO", "PPOConfig", "compute_gae")},
-    **{name: "league.trainer" for name in ("train", "StopRules", "StopReason", "TrainResult")},
-    **{name: "league.callbacks" for name in ("Evaluation", "TrainEvent", "Callback", "EvalCallback",
+    **{name: "league.training.ppo" for name in ("PPO", "PPOConfig", "compute_gae")},
+    **{name: "league.training.trainer" for name in ("train", "StopRules", "StopReason", "TrainResult")},
+    **{name: "league.training.callbacks" for name in ("Evaluation", "TrainEvent", "Callback", "EvalCallback",
                                               "BestCheckpoint", "CSVLogger")},
-    **{name: "league.hparams" for name in ("HParamRanges", "sample_hparams")},
-    **{name: "league.sampling" for name in ("SamplingConfig", "OpponentSampler", "SCHEMES", "sample_opponent")},
-    **{name: "league.evaluator" for name in ("Evaluator", "EvaluationConfig", "PayoffTable")},
-    **{name: "league.pruning" for name in ("PruningConfig", "prune")},
-    **{name: "league.config" for name in ("RunConfig", "GameConfig", "PhaseConfig", "load_config")},
-    **{name: "league.orchestrator" for name in ("League",)},
-    **{name: "league.matches" for name in ("MatchBackend", "LocalBackend", "MatchRunner")},
-    **{name: "league.opponents" for name in ("PoolOpponents",)},
+    **{name: "league.training.hparams" for name in ("HParamRanges", "sample_hparams")},
+    **{name: "league.population.sampling" for name in ("SamplingConfig", "OpponentSampler", "SCHEMES", "sample_opponent")},
+    **{name: "league.evaluation.evaluator" for name in ("Evaluator", "EvaluationConfig", "PayoffTable")},
+    **{name: "league.population.pruning" for name in ("PruningConfig", "prune")},
+    **{name: "league.config" for name in ("RunConfig", "GameConfig", "PhaseConfig", "BackendConfig",
+                                           "load_config")},
+    **{name: "league.orchestration" for name in ("League", "LeagueRunner", "make_league")},
+    **{name: "league.evaluation.matches" for name in ("MatchBackend", "LocalBackend", "MatchRunner")},
+    **{name: "league.population.opponents" for name in ("PoolOpponents",)},
+    **{name: "league.distributed" for name in ("RayLeague",)},
 }
 
 __all__ = [*_errors_all, *_LAZY, "__version__"]
@@ -51,16 +53,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static type checkers see the real imports
-    from league.callbacks import BestCheckpoint, Callback, CSVLogger, EvalCallback, Evaluation, TrainEvent
-    from league.config import GameConfig, PhaseConfig, RunConfig, load_config
-    from league.evaluator import EvaluationConfig, Evaluator, PayoffTable
-    from league.hparams import HParamRanges, sample_hparams
-    from league.matches import LocalBackend, MatchBackend, MatchRunner
-    from league.opponents import PoolOpponents
-    from league.orchestrator import League
-    from league.policies import ActorCritic, NetworkPolicy, build_network, build_policy, load_network, mlp_spec
+    from league.training.callbacks import BestCheckpoint, Callback, CSVLogger, EvalCallback, Evaluation, TrainEvent
+    from league.config import BackendConfig, GameConfig, PhaseConfig, RunConfig, load_config
+    from league.distributed import RayLeague
+    from league.evaluation.evaluator import EvaluationConfig, Evaluator, PayoffTable
+    from league.training.hparams import HParamRanges, sample_hparams
+    from league.evaluation.matches import LocalBackend, MatchBackend, MatchRunner
+    from league.population.opponents import PoolOpponents
+    from league.orchestration import League, LeagueRunner, make_league
+    from league.models import ActorCritic, NetworkPolicy, build_network, build_policy, load_network, mlp_spec
     from league.pool import MatchRecord, Member, Pool
-    from league.ppo import PPO, PPOConfig, compute_gae
-    from league.pruning import PruningConfig, prune
-    from league.sampling import SCHEMES, OpponentSampler, SamplingConfig, sample_opponent
-    from league.trainer import StopReason, StopRules, TrainResult, train
+    from league.training.ppo import PPO, PPOConfig, compute_gae
+    from league.population.pruning import PruningConfig, prune
+    from league.population.sampling import SCHEMES, OpponentSampler, SamplingConfig, sample_opponent
+    from league.training.trainer import StopReason, StopRules, TrainResult, train

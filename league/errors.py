@@ -20,7 +20,8 @@ non-zero exit, without a traceback.
     ├── UnknownRoleError       (KeyError)     role not declared when the pool was created
     ├── UnknownMemberError     (KeyError)     no member with that id
     ├── SpecError              (ValueError)   a network spec that cannot be built
-    └── WeightsShapeError      (ValueError)   weights do not fit the spec
+    ├── WeightsShapeError      (ValueError)   weights do not fit the spec
+    └── WorkerLostError        (RuntimeError) a Ray process died with work that cannot be retried
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = [
     "UnknownMemberError",
     "SpecError",
     "WeightsShapeError",
+    "WorkerLostError",
 ]
 
 
@@ -105,3 +107,8 @@ class SpecError(LeagueError, ValueError):
 
 class WeightsShapeError(LeagueError, ValueError):
     """Weights do not match the shapes the spec implies."""
+
+
+class WorkerLostError(LeagueError, RuntimeError):
+    """A Ray process of the run died and its work cannot simply be retried: a worker holding an
+    env shard (the turn starts again), or a process that died more often than it is restarted."""

@@ -17,7 +17,7 @@ from typing import Sequence
 from league.errors import LeagueError
 from league.pool import Pool
 from ratings.elo import Elo
-from ratings.leaderboard import FORMATS, render
+from ratings.export import FORMATS, render
 from ratings.replay import replay_elo
 
 __all__ = ["main", "build_parser"]

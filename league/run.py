@@ -6,6 +6,10 @@
     python -m league.run --resume runs/ttt                 # after a crash or kill
     python -m league.run --backend ray --out runs/ttt      # matches on Ray workers (README: "Running on Ray")
 
+``--backend``, ``--address``, ``--workers`` and ``--rollout-shards`` are shorthands for the
+``backend.*`` overrides: like every override they are saved in the run's ``config.toml``, so
+``--resume`` needs none of them again.
+
 The output directory holds ``pool/`` (the league), ``config.toml`` (the resolved
 config), ``metrics.csv`` (one row per PPO update) and ``leaderboard.md`` /
 ``leaderboard.html`` (with plots).  Errors a user can fix (a bad config key, an
@@ -15,6 +19,7 @@ unknown game, a corrupt pool) are one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -22,7 +27,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from envs.errors import GameError
-from league.configload import dump_toml
 from league.errors import ConfigError, LeagueError
 
 __all__ = ["main"]
@@ -40,15 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help=f"output directory (default: ./{DEFAULT_OUT}, or a new run-* name if taken)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last committed state")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="where evaluation matches (and optionally rollouts) run: this process, or Ray "
-                        "workers with the league in a Ray actor (see the README, 'Running on Ray')")
-    p.add_argument("--address", help="--backend ray: the Ray cluster to join (default: start a local "
-                                     "instance with this machine's cores)")
-    p.add_argument("--workers", type=int, help="--backend ray: worker actors (default: the cluster's CPUs)")
-    p.add_argument("--rollout-shards", type=int, default=0, metavar="N",
-                   help="--backend ray: step the learner's env copies on N workers (default 0: in the "
-                        "league actor)")
+    # Shorthands for backend.* overrides: they are saved in config.toml, so --resume needs none of them.
+    p.add_argument("--backend", choices=("local", "ray"),
+                   help="backend.kind: where evaluation matches (and optionally rollouts) run: this process "
+                        "(local, the default), or Ray workers with the league in a Ray actor (see the README, "
+                        "'Running on Ray')")
+    p.add_argument("--address", help="backend.address (--backend ray): the Ray cluster to join (default: start "
+                                     "a local instance with this machine's cores)")
+    p.add_argument("--workers", type=int, help="backend.workers (--backend ray): worker actors (default: the "
+                                               "cluster's CPUs)")
+    p.add_argument("--rollout-shards", type=int, metavar="N",
+                   help="backend.rollout_shards (--backend ray): step the learner's env copies on N workers "
+                        "(default 0: in the league actor)")
     p.add_argument("--help-config", action="store_true", help="list every config key with its default and exit")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     return p
@@ -79,14 +86,24 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _backend_overrides(args: argparse.Namespace) -> list[str]:
+    """The backend flags as ``backend.*`` overrides (a flag not given sets nothing)."""
+    flags = {"kind": args.backend, "address": args.address, "workers": args.workers,
+             "rollout_shards": args.rollout_shards}
+    # JSON quoting is a valid TOML basic string, so an address is never read as a number or a table.
+    return [f"backend.{key}={json.dumps(value) if isinstance(value, str) else value}"
+            for key, value in flags.items() if value is not None]
+
+
 def _main(args: argparse.Namespace) -> int:
     # Imported here so that --help answers without loading torch.
     from league.config import describe_config, load_config
-    from league.report import write_report
+    from league.config.toml import dump_toml
 
     if args.help_config:
         print("\n".join(describe_config()))
         return 0
+    overrides = [*args.overrides, *_backend_overrides(args)]
     if args.resume:
         out = Path(args.resume)
         saved = out / "config.toml"
@@ -95,43 +112,34 @@ def _main(args: argparse.Namespace) -> int:
                               "start a run with --out instead")
         if args.config:
             raise ConfigError("--resume uses the run's own config.toml; drop --config (overrides still apply)")
-        config = load_config(saved, args.overrides)
+        config = load_config(saved, overrides)
     else:
-        config = load_config(args.config, args.overrides)
+        config = load_config(args.config, overrides)
         out = _fresh_out(args.out)
+    if config.backend.kind != "ray" and (args.address or args.workers is not None or args.rollout_shards):
+        raise ConfigError("--address, --workers and --rollout-shards need --backend ray")
     if args.quiet:
         config.report.progress = False
 
     import torch
 
-    from league.orchestrator import League
+    from league.orchestration import make_league
 
     # Small networks gain nothing from intra-op threads, and on a busy machine the
     # threads fight each other (and the env) for cores.
     torch.set_num_threads(1)
 
-    if args.backend != "ray" and (args.address or args.workers is not None or args.rollout_shards):
-        raise ConfigError("--address, --workers and --rollout-shards need --backend ray")
-    if args.backend == "ray":
-        from league.distributed import RayLeague, import_ray
-
-        import_ray()  # before creating anything: without Ray, a one-line hint and exit 2
-
-    out.mkdir(parents=True, exist_ok=True)
     log = open(os.devnull, "w") if args.quiet else sys.stderr
     started = time.monotonic()
-    if args.backend == "ray":
-        league = RayLeague(config, out, resume=bool(args.resume), log=log, address=args.address,
-                           workers=args.workers, rollout_shards=args.rollout_shards, quiet=args.quiet)
-    else:
-        league = League(config, out, resume=bool(args.resume), log=log)
+    # Before anything is written: a backend that cannot start (no Ray) leaves no directory behind.
+    league = make_league(config, out, resume=bool(args.resume), log=log, quiet=args.quiet)
     try:
         if not args.resume:
             # Written after the pool exists, so a directory with config.toml always has a pool.
             (out / "config.toml").write_text(dump_toml(config.to_dict()))
         print(f"league: {config.game.name} with roles {league.roles}; output in {out}", file=log)
         summary = league.run()
-        board = league.report() if args.backend == "ray" else write_report(league, out)
+        board = league.report()
     finally:
         league.close()
     print(board)

@@ -4,8 +4,8 @@ Imports nothing from ``league`` or ``envs``.
 """
 
 from ratings.elo import Elo
-from ratings.leaderboard import LeaderboardRow, leaderboard_rows
-from ratings.leaderboard import render as render_leaderboard
+from ratings.export import LeaderboardRow, leaderboard_rows
+from ratings.export import render as render_leaderboard
 from ratings.rating import Rating, conservative
 from ratings.replay import replay_elo, replay_trueskill
 from ratings.trueskill_system import TrueSkillSystem

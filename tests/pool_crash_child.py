@@ -25,7 +25,7 @@ import traceback
 
 import torch
 
-from league.policies import expected_shapes, mlp_spec
+from league.models import expected_shapes, mlp_spec
 from league.pool import Pool
 
 SPEC = mlp_spec(6, 3, [8])

@@ -3,7 +3,7 @@ import tomllib
 
 import pytest
 
-from league.configload import dump_toml, field_docs, from_dict, merge, parse_overrides, to_dict
+from league.config.toml import dump_toml, field_docs, from_dict, merge, parse_overrides, to_dict
 from league.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ from scipy.special import ndtr
 from scipy.stats import kendalltau
 
 from league.errors import ConfigError, UnknownNameError
-from league.evaluator import (
+from league.evaluation.evaluator import (
     EvaluationConfig,
     Evaluator,
     PayoffTable,
@@ -19,7 +19,7 @@ from league.evaluator import (
     get_rule,
     rule_names,
 )
-from league.sampling import CandidateInfo
+from league.population.sampling import CandidateInfo
 from ratings import TrueSkillSystem
 
 

@@ -1,4 +1,4 @@
-"""Tests for leaderboard rendering (``ratings.leaderboard``) and its CLI (``league.leaderboard``)."""
+"""Tests for leaderboard rendering (``ratings.export``) and its CLI (``league.leaderboard``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ratings.leaderboard import (BASE_COLUMNS, FORMATS, LeaderboardRow, leaderboard_rows, render, to_csv,
+from ratings.export import (BASE_COLUMNS, FORMATS, LeaderboardRow, leaderboard_rows, render, to_csv,
                                  to_html, to_json, to_markdown)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,7 +186,7 @@ def pool_module():
 @pytest.fixture
 def pool_dir(tmp_path, pool_module):
     """A small real pool: two roles, four members, ratings changed through record_match."""
-    from league.policies import build_network, mlp_spec
+    from league.models import build_network, mlp_spec
     from ratings import Rating, TrueSkillSystem
 
     path = tmp_path / "pool"

@@ -9,7 +9,7 @@ import tomllib
 import pytest
 
 from league.config import RunConfig, load_config
-from league.configload import from_dict
+from league.config.toml import from_dict
 from league.pool import Pool
 
 TINY = ["game.name=tictactoe", "rotations=1", "bootstrap.max_steps=2048", "training.max_steps=2048",

@@ -13,10 +13,10 @@ import pytest
 
 import envs
 from envs import ReferenceOpponents
-from league.callbacks import EvalCallback
-from league.policies import load_network
-from league.ppo import PPOConfig
-from league.trainer import StopRules, selfplay_env, train
+from league.training.callbacks import EvalCallback
+from league.models import load_network
+from league.training.ppo import PPOConfig
+from league.training.trainer import StopRules, selfplay_env, train
 
 
 @pytest.mark.slow

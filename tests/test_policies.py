@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from league.errors import SpecError, WeightsShapeError
-from league.policies import (build_network, build_policy, expected_shapes, load_network, mlp_spec,
+from league.models import (build_network, build_policy, expected_shapes, load_network, mlp_spec,
                              sample_from_probs)
 
 

@@ -1,4 +1,4 @@
-"""Tests of the on-disk pool (league/pool.py): API round trip, bit-identical weights, indexes,
+"""Tests of the on-disk pool (league/pool/core.py): API round trip, bit-identical weights, indexes,
 match log, run state, every bad input (each leaving the pool unmodified), one writer at a time,
 readers alongside the writer."""
 
@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 from league.errors import (ConfigError, MissingWeightsError, PoolCorruptError, PoolError, PoolExistsError,
                            PoolLockedError, PoolNotFoundError, PoolReadOnlyError, PoolVersionError, SpecError,
                            UnknownMemberError, UnknownRoleError, WeightsShapeError)
-from league.policies import build_network, expected_shapes, mlp_spec
+from league.models import build_network, expected_shapes, mlp_spec
 from league.pool import MatchRecord, Member, Pool
-from league.pool_weights import load_weights, save_weights
+from league.pool.weights import load_weights, save_weights
 
 SPEC = mlp_spec(6, 3, [8])
 RANDOM = {"kind": "random", "n_actions": 3}

@@ -141,7 +141,7 @@ def test_a_writer_that_died_with_the_index_open_is_recovered(tmp_path):
     root = tmp_path / "pool"
     Pool.create(root, game="g", roles=["a"]).close()
     code = ("import os, sys, torch\n"
-            "from league.pool import Pool\nfrom league.policies import build_network, mlp_spec\n"
+            "from league.pool import Pool\nfrom league.models import build_network, mlp_spec\n"
             "spec = mlp_spec(6, 3, [8])\np = Pool.open(sys.argv[1], 'a')\n"
             "for i in range(3): p.add('a', build_network(spec).state_dict(), spec=spec, hparams={}, step=i)\n"
             "p.record_match(['x', 'y'], [0, 1], [1, 2], [(30.0, 5.0), (20.0, 5.0)])\n"

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from league.errors import ConfigError, WeightsShapeError
-from league.policies import build_network, mlp_spec
-from league.ppo import (PPO, PPOConfig, compute_gae, learner_result, make_network, new_rollout, resolve_device,
+from league.models import build_network, mlp_spec
+from league.training.ppo import (PPO, PPOConfig, compute_gae, learner_result, make_network, new_rollout, resolve_device,
                         sample_actions)
 
 

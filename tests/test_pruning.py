@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from league.errors import ConfigError, UnknownNameError
-from league.pruning import (
+from league.population.pruning import (
     RULES,
     PruningConfig,
     bottom_k,
@@ -162,10 +162,10 @@ def test_guarantees_hold_for_any_population_and_rules(members, rules, config, mi
 def test_prune_on_a_real_pool(tmp_path):
     import torch
 
-    from league.policies import mlp_spec
+    from league.models import mlp_spec
     pool_mod = pytest.importorskip("league.pool")
     spec = mlp_spec(4, 3, hidden=(8,))
-    from league.policies import build_network
+    from league.models import build_network
     weights = build_network(spec).state_dict()
     with pool_mod.Pool.create(tmp_path / "pool", game="g", roles=["a", "b"]) as pool:
         anchor = pool.add("a", {}, spec={"kind": "random", "n_actions": 3}, hparams={}, step=0,

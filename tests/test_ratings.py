@@ -390,7 +390,7 @@ def test_ratings_imports_nothing_from_league_or_envs():
     import subprocess
     import sys
 
-    code = ("import sys, ratings, ratings.leaderboard; "
+    code = ("import sys, ratings, ratings.export; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('league', 'envs')); "
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -19,9 +19,9 @@ import torch
 
 import envs
 from league.config import load_config
-from league.opponents import PoolOpponents
-from league.orchestrator import League
-from league.policies import build_network, mlp_spec
+from league.population.opponents import PoolOpponents
+from league.orchestration import League
+from league.models import build_network, mlp_spec
 from league.pool import Pool
 
 from test_league_run import TINY, run_cli
@@ -124,7 +124,7 @@ def test_without_ray_the_cli_says_how_to_install(tmp_path):
 
 
 def test_importing_the_backend_does_not_import_ray():
-    code = "import sys, league.distributed, league.orchestrator, league.run; print('ray' in sys.modules)"
+    code = "import sys, league.distributed, league.orchestration, league.run; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

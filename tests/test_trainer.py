@@ -18,13 +18,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from league.callbacks import BestCheckpoint, CSVLogger, EvalCallback, Evaluation, TrainEvent, metric_loggers
+from league.training.callbacks import BestCheckpoint, CSVLogger, EvalCallback, Evaluation, TrainEvent, metric_loggers
 from league.errors import ConfigError
-from league.hparams import HParamRanges, config_from_hparams, role_rng, sample_hparams, spec_from_hparams
-from league.policies import build_network, mlp_spec
-from league.ppo import PPOConfig
-from league.progress import TrainingProgress
-from league.trainer import StopReason, StopRules, TrainResult, train
+from league.training.hparams import HParamRanges, config_from_hparams, role_rng, sample_hparams, spec_from_hparams
+from league.models import build_network, mlp_spec
+from league.training.ppo import PPOConfig
+from league.training.progress import TrainingProgress
+from league.training.trainer import StopReason, StopRules, TrainResult, train
 from test_ppo import GuessVecEnv, one_torch_thread, small_config  # noqa: F401 (an autouse fixture)
 
 BATCH = small_config().batch_size
@@ -294,7 +294,7 @@ def test_evaluation_tells_perfect_play_from_random_play():
     # play_episodes takes any act(obs, mask) function: perfect play never loses as first player.
     game = envs.make("tictactoe")
     env = envs.SelfPlayVecEnv(game, "player_1", envs.ReferenceOpponents(game, "random"), 8, seed=0)
-    from league.callbacks import play_episodes
+    from league.training.callbacks import play_episodes
     minimax = game.reference("minimax", "player_1")
     rng = np.random.default_rng(0)
     strong = play_episodes(env, lambda o, m: minimax.act(o, m, rng), 200, seed=0)
@@ -312,7 +312,7 @@ def test_progress_bar_shows_steps_and_the_latest_evaluation_when_asked(capsys):
 
 def test_tensorboard_logger_writes_when_installed(tmp_path):
     pytest.importorskip("tensorboard")
-    from league.callbacks import TensorBoardLogger
+    from league.training.callbacks import TensorBoardLogger
     logger = TensorBoardLogger(tmp_path)
     train(GuessVecEnv(4), small_config(), stop=StopRules(max_steps=BATCH), callbacks=[logger], progress=False)
     logger.close()

@@ -4,7 +4,8 @@
 and, for trained members, its win rate against uniform-random anchors in every
 other seat (measured here, at the end of the run).  The HTML page adds two
 plots: conservative rating against wall time per role, and the empirical payoff
-heatmap between active members.
+heatmap between active members.  ``League.report()`` (and the Ray league actor's) calls
+``write_report``.
 """
 
 from __future__ import annotations
@@ -19,13 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from league.evaluator import PayoffTable
-from ratings.leaderboard import to_html, to_markdown
+import envs
+from envs.opponents import FixedOpponents
+from league.training.callbacks import EvalCallback, Evaluation
+from league.errors import PoolError
+from league.evaluation.evaluator import PayoffTable
+from league.orchestration.plan import derive_seed
+from league.models import load_network
+from ratings.export import to_html, to_markdown
 
 if TYPE_CHECKING:
-    from league.orchestrator import League
+    from league.orchestration.league import League
 
-__all__ = ["write_report", "rating_time_png", "payoff_png"]
+__all__ = ["write_report", "win_rates_vs_anchor", "rating_time_png", "payoff_png"]
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -93,10 +100,33 @@ def payoff_png(members: list[Any], payoff: PayoffTable) -> bytes:
     return data
 
 
+def win_rates_vs_anchor(league: League, episodes: int) -> dict[int, Evaluation]:
+    """Each trained member in its role's seat, every other seat a uniform-random anchor."""
+    out: dict[int, Evaluation] = {}
+    if episodes <= 0:
+        return out
+    game, pool, seed = league.game, league.pool, league.config.seed
+    random_seats = {s: game.reference("random", s) for s in game.seats}
+    for role in league.roles:
+        seat = league.seat_of[role]
+        others = FixedOpponents({s: p for s, p in random_seats.items() if s != seat})
+        env = envs.SelfPlayVecEnv(game, seat, others, 16, seed=derive_seed(seed, 4))
+        callback = EvalCallback(env, episodes=episodes, every=1, greedy=False, seed=derive_seed(seed, 5))
+        for m in pool.members(role):
+            if m.anchor or m.spec.get("kind") != "mlp":
+                continue
+            try:
+                net = load_network(m.spec, pool.weights(m.id))
+            except PoolError:
+                continue  # retired with weights deleted
+            out[m.id] = callback.evaluate(net, m.step)
+    return out
+
+
 def write_report(league: League, out: Path) -> str:
     """Measure win rates against the anchors, write the leaderboards; returns the Markdown."""
     pool = league.pool
-    measured = league.win_rates_vs_anchor(league.config.report.anchor_episodes)
+    measured = win_rates_vs_anchor(league, league.config.report.anchor_episodes)
     extra = {mid: {"win_vs_random": ev.win_rate, "return_vs_random": ev.mean_return}
              for mid, ev in measured.items()}
     members = pool.members()

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from league.errors import ConfigError
-from league.policies import _ACTIVATIONS, mlp_spec
-from league.ppo import PPOConfig
+from league.models import _ACTIVATIONS, mlp_spec
+from league.training.ppo import PPOConfig
 
 __all__ = ["HParamRanges", "sample_hparams", "role_rng", "config_from_hparams", "spec_from_hparams"]
 

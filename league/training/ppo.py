@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from league.errors import ConfigError
-from league.policies import ActorCritic, _ACTIVATIONS, build_network, load_network, masked_logits, mlp_spec
+from league.models import ActorCritic, _ACTIVATIONS, build_network, load_network, masked_logits, mlp_spec
 
 __all__ = [
     "PPOConfig",

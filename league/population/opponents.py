@@ -3,13 +3,14 @@
 The self-play env asks, at each redraw point, for a member id per NPC seat
 (``pick``) and for the policy of a member (``load``; the env caches it).  Here a
 seat's candidates are the active members of the role bound to that seat, and a
-sampling scheme (``league.sampling``) weighs them by the learner's estimated
+sampling scheme (``league.population.sampling``) weighs them by the learner's estimated
 chance of beating each.  The candidate lists are a snapshot taken when the
 source is built: the pool only changes between training turns.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from envs.opponents import MemberId, Policy
 from league.errors import UnknownMemberError
-from league.policies import build_policy
+from league.models import build_policy, is_weightless
 from league.pool import Member, Pool
 
 __all__ = ["PoolOpponents", "MemberLoader"]
@@ -36,7 +37,7 @@ class MemberLoader:
         if not isinstance(member_id, (int, np.integer)):
             raise UnknownMemberError(f"{member_id!r} is not a pool member id (an integer)")
         member = self.pool.member(int(member_id))
-        weights = None if member.spec.get("kind") == "random" else self.pool.weights(member.id)
+        weights = None if is_weightless(member.spec) else self.pool.weights(member.id)
         return build_policy(member.spec, weights)
 
 
@@ -49,9 +50,10 @@ class PoolOpponents:
     """
 
     def __init__(self, pool: Pool, roles: Mapping[str, str], weigh: Weigher, *,
-                 candidates: Mapping[str, Sequence[Member]] | None = None):
+                 candidates: Mapping[str, Sequence[Member]] | None = None,
+                 loader: Callable[[MemberId], Policy] | None = None):
         self.roles = dict(roles)
-        self._load = MemberLoader(pool)
+        self.loader = loader if loader is not None else MemberLoader(pool)
         if candidates is None:
             candidates = {role: pool.active(role) for role in set(self.roles.values())}
         self.candidates = {role: list(ms) for role, ms in candidates.items()}
@@ -68,7 +70,15 @@ class PoolOpponents:
         return seating
 
     def load(self, member_id: MemberId) -> Policy:
-        return self._load(member_id)
+        return self.loader(member_id)
+
+    def with_loader(self, loader: Callable[[MemberId], Policy]) -> PoolOpponents:
+        """The same seats, candidates and probabilities (so ``pick`` draws exactly what this
+        source draws), with policies from ``loader``: e.g. for a Ray worker, which never opens
+        the pool."""
+        shipped = copy.copy(self)
+        shipped.loader = loader
+        return shipped
 
 
 def describe(member: Member) -> dict[str, Any]:

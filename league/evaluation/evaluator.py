@@ -42,7 +42,7 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from league.registry import resolve
+from league.lookup import resolve
 from league.errors import ConfigError, UnknownNameError
 from ratings import Rating, TrueSkillSystem
 
@@ -601,19 +601,27 @@ class Evaluator:
         ranks = play(seating)
         return self.record(seating, ranks, seed=seating.seed)
 
-    def run(self, play: Play, budget: int | None = None,
-            on_match: Callable[[MatchResult], bool | None] | None = None) -> list[MatchResult]:
+    def run(self, play: Play | None = None, budget: int | None = None,
+            on_match: Callable[[MatchResult], bool | None] | None = None, *,
+            play_batch: Callable[[list[Seating]], Sequence[Mapping[str, int]]] | None = None
+            ) -> list[MatchResult]:
         """Play ``budget`` matches (``config.budget`` if None), ``config.batch`` seatings chosen at
         a time and recorded in order; ``on_match`` sees each result and may return True to stop
-        (the rest of that batch is then dropped unplayed)."""
+        (the rest of that batch is then dropped unplayed).  Matches are played one by one with
+        ``play``, or a whole batch at once with ``play_batch(seatings) -> ranks per seating``
+        (e.g. a ``MatchBackend`` playing them in parallel); give exactly one of the two."""
+        if (play is None) == (play_batch is None):
+            raise ValueError("give exactly one of play and play_batch")
         budget = self.config.budget if budget is None else budget
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
             raise ValueError(f"budget must be an integer >= 0, got {budget!r}")
         results: list[MatchResult] = []
         while len(results) < budget:
             batch = [self.next_seating() for _ in range(min(self.config.batch, budget - len(results)))]
+            played = play_batch(batch) if play_batch is not None else None
             for k, seating in enumerate(batch):
-                results.append(self.record(seating, play(seating), seed=seating.seed))
+                ranks = played[k] if played is not None else play(seating)  # type: ignore[misc]
+                results.append(self.record(seating, ranks, seed=seating.seed))
                 if on_match is not None and on_match(results[-1]):
                     for dropped in batch[k + 1:]:
                         self.cancel(dropped)

@@ -22,10 +22,10 @@ from typing import Any
 
 import torch
 
-from league.callbacks import BestCheckpoint, Callback, EvalCallback, Evaluation, TrainEvent, event_row
+from league.training.callbacks import BestCheckpoint, Callback, EvalCallback, Evaluation, TrainEvent, event_row
 from league.errors import ConfigError
-from league.ppo import PPO, PPOConfig, VecEnv
-from league.progress import TrainingProgress
+from league.training.ppo import PPO, PPOConfig, VecEnv
+from league.training.progress import TrainingProgress
 
 __all__ = ["StopReason", "StopRules", "TrainResult", "train", "selfplay_env"]
 

@@ -10,7 +10,7 @@ from types import TracebackType
 
 from tqdm import tqdm
 
-from league.callbacks import TrainEvent
+from league.training.callbacks import TrainEvent
 
 __all__ = ["TrainingProgress"]
 

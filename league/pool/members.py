@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from league.pool_store import MEMBER_DTYPE
+from league.pool.store import MEMBER_DTYPE
 
 __all__ = ["Member", "MatchRecord", "MEMBER_FIELDS", "EPOCH", "PoolMember", "RowSource", "JsonHeap",
            "build_members"]

@@ -34,6 +34,7 @@ __all__ = [
     "expected_shapes",
     "load_network",
     "build_policy",
+    "is_weightless",
     "masked_logits",
     "sample_from_probs",
 ]
@@ -47,6 +48,11 @@ def mlp_spec(obs_dim: int, n_actions: int, hidden: tuple[int, ...] | list[int] =
     """The spec of an MLP actor-critic."""
     return {"kind": "mlp", "obs_dim": int(obs_dim), "n_actions": int(n_actions),
             "hidden": [int(h) for h in hidden], "activation": str(activation)}
+
+
+def is_weightless(spec: Mapping[str, Any]) -> bool:
+    """True for a spec whose policy has no weights (the uniform-random anchors)."""
+    return isinstance(spec, Mapping) and spec.get("kind") == "random"
 
 
 def _check_spec(spec: Mapping[str, Any]) -> str:

@@ -36,7 +36,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from league.registry import resolve
+from league.lookup import resolve
 from league.errors import ConfigError
 from ratings import Rating, TrueSkillSystem
 
@@ -363,7 +363,7 @@ class OpponentSampler:
 
     def weigher(self, learner: object, *,
                 learner_id: int | None = None) -> Callable[[Sequence[Candidate]], np.ndarray]:
-        """``probabilities`` bound to the learner: the per-seat weighing ``league.opponents``
+        """``probabilities`` bound to the learner: the per-seat weighing ``league.population.opponents``
         computes once per training turn (ratings do not move during one)."""
         return lambda candidates: self.probabilities(learner, candidates, learner_id=learner_id)
 

@@ -3,7 +3,7 @@
 A pool is a directory::
 
     index.h5                   members table (all index, ``active`` column = active index),
-                               match log, run state, schema version; see ``league.pool_store``
+                               match log, run state, schema version; see ``league.pool.store``
     weights/<id>.safetensors   one immutable weights file per member (weightless anchors: none)
     writer.lock                ``flock``ed by the single writer; the OS drops it when it dies
 
@@ -46,13 +46,13 @@ import numpy as np
 import safetensors
 import torch
 
-from league import pool_store as store
+from league.pool import store
 from league.errors import (ConfigError, MissingWeightsError, PoolCorruptError, PoolError,
                            PoolExistsError, PoolLockedError, PoolNotFoundError, PoolReadOnlyError,
                            UnknownMemberError, UnknownRoleError, WeightsShapeError)
-from league.policies import expected_shapes
-from league.pool_member import EPOCH, MEMBER_FIELDS, JsonHeap, MatchRecord, Member, RowSource, build_members
-from league.pool_weights import load_weights, save_weights
+from league.models import expected_shapes
+from league.pool.members import EPOCH, MEMBER_FIELDS, JsonHeap, MatchRecord, Member, RowSource, build_members
+from league.pool.weights import load_weights, save_weights
 
 __all__ = ["Member", "MatchRecord", "Pool"]
 

@@ -1,6 +1,6 @@
 """The run config: one typed dataclass per component, nested in ``RunConfig``.
 
-Loaded from a TOML file plus ``key=value`` overrides (``league.configload``);
+Loaded from a TOML file plus ``key=value`` overrides (``league.config.toml``);
 every field has a one-line docstring that ``python -m league.run --help-config``
 prints.  The defaults are the original scenario: a 4-seat game, one role per
 seat, bootstrap, two rotations, evaluation and pruning, in under 10 minutes on
@@ -13,18 +13,18 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from league.configload import field_docs, from_dict, load_toml, merge, parse_overrides, to_dict
+from league.config.toml import field_docs, from_dict, load_toml, merge, parse_overrides, to_dict
 from league.errors import ConfigError
-from league.evaluator import EvaluationConfig
-from league.hparams import HParamRanges
-from league.ppo import PPOConfig
-from league.pruning import PruningConfig
-from league.sampling import SamplingConfig
+from league.evaluation.evaluator import EvaluationConfig
+from league.training.hparams import HParamRanges
+from league.training.ppo import PPOConfig
+from league.population.pruning import PruningConfig
+from league.population.sampling import SamplingConfig
 
-__all__ = ["GameConfig", "PhaseConfig", "RatingConfig", "ReportConfig", "RunConfig", "load_config",
-           "describe_config"]
+__all__ = ["GameConfig", "PhaseConfig", "RatingConfig", "ReportConfig", "BackendConfig", "RunConfig",
+           "load_config", "describe_config"]
 
 
 def _bad(section: str, name: str, value: Any, accepted: str) -> ConfigError:
@@ -112,6 +112,33 @@ class ReportConfig:
             raise _bad("report", "anchor_episodes", self.anchor_episodes, "a non-negative integer")
 
 
+@dataclass
+class BackendConfig:
+    """Where the league runs: in this process, or in a Ray actor with matches on Ray workers.
+
+    ``python -m league.run --backend/--address/--workers/--rollout-shards`` set these keys, so
+    they are saved in the run's config.toml and ``--resume`` needs no repeated flags.  The other
+    keys only matter when ``kind = "ray"``.
+    """
+
+    kind: Literal["local", "ray"] = "local"
+    """local: everything in this process; ray: the league in a Ray actor, matches on Ray workers (README: "Running on Ray")."""
+    address: str | None = None
+    """kind = "ray": the Ray cluster to join, e.g. "auto" (None: start a local instance with this machine's cores)."""
+    workers: int | None = None
+    """kind = "ray": worker actors (None: the cluster's CPUs)."""
+    rollout_shards: int = 0
+    """kind = "ray": step the learner's env copies on this many workers (0: in the league actor)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("local", "ray"):
+            raise _bad("backend", "kind", self.kind, "'local' or 'ray'")
+        if self.workers is not None and self.workers < 1:
+            raise _bad("backend", "workers", self.workers, "None or a positive integer")
+        if self.rollout_shards < 0:
+            raise _bad("backend", "rollout_shards", self.rollout_shards, "a non-negative integer")
+
+
 def _default_ppo() -> PPOConfig:
     return PPOConfig(n_envs=16, n_steps=64, minibatches=4)
 
@@ -154,6 +181,8 @@ class RunConfig:
     """TrueSkill settings."""
     report: ReportConfig = field(default_factory=ReportConfig)
     """End-of-run measurements and outputs."""
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    """Where the league runs (this process or Ray)."""
 
     def __post_init__(self) -> None:
         if self.rotations < 0:

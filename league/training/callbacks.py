@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from league.errors import ConfigError
-from league.policies import ActorCritic, masked_logits
-from league.ppo import VecEnv, learner_result, sample_actions
+from league.models import ActorCritic, masked_logits
+from league.training.ppo import VecEnv, learner_result, sample_actions
 
 __all__ = [
     "Evaluation",
@@ -234,27 +234,40 @@ class CSVLogger:
     The columns are fixed by the first row plus the evaluation columns, so a row
     written before the first evaluation leaves those cells empty; metrics that
     appear later (e.g. episode stats once an episode ends) get empty cells until then.
+    ``columns`` are constant cells put first in every row (e.g. the league's turn and role).
+    With ``append`` an existing non-empty file keeps its header and gets the new rows
+    (a league's turns, and a resumed run, share one file); otherwise the file is rewritten.
     """
 
     _EVAL_COLUMNS = ["eval_step", "eval_episodes", "eval_win_rate", "eval_draw_rate", "eval_loss_rate",
                      "eval_mean_return", "eval_score"]
     _LATE_METRICS = ["episode_return", "episode_length", "train_win_rate", "train_draw_rate", "train_loss_rate"]
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, columns: Mapping[str, Any] | None = None, append: bool = False):
         self.path = Path(path)
+        self.columns = dict(columns or {})
+        self.append = append
         self._file: IO[str] | None = None
         self._writer: csv.DictWriter[str] | None = None
 
     def __call__(self, event: TrainEvent) -> None:
-        row = event_row(event)
+        row = {**self.columns, **event_row(event)}
         if self._file is None or self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            columns = list(dict.fromkeys([*row, *self._LATE_METRICS, *self._EVAL_COLUMNS]))
-            self._file = self.path.open("w", newline="")
+            header = self._header() if self.append else []
+            columns = header or list(dict.fromkeys([*row, *self._LATE_METRICS, *self._EVAL_COLUMNS]))
+            self._file = self.path.open("a" if header else "w", newline="")
             self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
-            self._writer.writeheader()
+            if not header:
+                self._writer.writeheader()
         self._writer.writerow(row)
         self._file.flush()  # a crashed or killed run keeps its log up to the last update
+
+    def _header(self) -> list[str]:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return []
+        with self.path.open(newline="") as fh:
+            return next(csv.reader(fh), [])
 
     def close(self) -> None:
         if self._file is not None:

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from league.errors import ConfigError
-from league.registry import resolve
-from league.sampling import Candidate
+from league.lookup import resolve
+from league.population.sampling import Candidate
 
 __all__ = [
     "PrunableMember",

@@ -1,0 +1,2 @@
+"""Rating the population: which seatings to play and how results update ratings (``evaluator``),
+and how matches are played (``matches``)."""

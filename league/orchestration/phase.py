@@ -1,0 +1,123 @@
+"""From the run config to the parts of one training turn: PPO settings, stop rules, opponents, loggers.
+
+``setup_turn`` is the translation the league loop needs before it trains a role: the role's
+sampled hyperparameters applied to ``config.ppo``, the phase's stop rules clipped to what is
+left of the run's budget, who sits in the other seats (the random anchors in the bootstrap, a
+sampled league after), the evaluation the stop rules and the best checkpoint read, and the
+metrics logger.  It reads the pool but never writes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import envs
+from envs import Game
+from league.training.callbacks import CSVLogger, EvalCallback
+from league.config import PhaseConfig, RunConfig
+from league.evaluation.evaluator import PayoffTable
+from league.training.hparams import config_from_hparams, sample_hparams
+from league.population.opponents import PoolOpponents
+from league.orchestration.plan import Turn, derive_seed
+from league.pool import Member, Pool
+from league.training.ppo import PPOConfig
+from league.population.sampling import OpponentSampler
+from league.training.trainer import StopRules, TrainResult, train
+from ratings import TrueSkillSystem
+
+__all__ = ["TurnSetup", "setup_turn", "phase_config", "role_hparams", "stop_rules", "opponent_source"]
+
+
+def phase_config(config: RunConfig, turn: Turn) -> PhaseConfig:
+    """The phase settings a turn trains under: ``bootstrap`` or ``training``."""
+    return config.bootstrap if turn.phase == "bootstrap" else config.training
+
+
+def role_hparams(config: RunConfig, roles: list[str], role: str) -> dict[str, Any]:
+    """The role's hyperparameters, sampled once per run from ``config.hparams`` (the same every turn)."""
+    return sample_hparams(config.hparams, derive_seed(config.seed, 1, roles.index(role)))
+
+
+def stop_rules(phase: PhaseConfig, left_steps: int | None, left_seconds: float | None) -> StopRules:
+    """The phase's stop rules, with its step and time limits clipped to what the run has left."""
+    max_steps = phase.max_steps if left_steps is None else max(1, min(phase.max_steps, left_steps))
+    max_secs = phase.max_seconds
+    if left_seconds is not None:
+        max_secs = max(1.0, left_seconds if max_secs is None else min(max_secs, left_seconds))
+    return StopRules(win_rate=phase.target_win_rate, patience=phase.patience, max_steps=max_steps,
+                     max_seconds=max_secs)
+
+
+def opponent_source(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkillSystem, turn: Turn,
+                    learner: Member | None) -> PoolOpponents:
+    """Who sits in the other seats: the anchors in the bootstrap, a sampled league after."""
+    roles = {s: game.roles[s] for s in game.seats}
+    if turn.phase == "bootstrap":
+        anchors = {role: [m for m in pool.active(role) if m.anchor] for role in dict.fromkeys(roles.values())}
+        return PoolOpponents(pool, roles, lambda ms: np.full(len(ms), 1.0 / len(ms)), candidates=anchors)
+    payoff = PayoffTable.from_matches(pool.matches())
+    sampler = OpponentSampler(config.sampling, model=ratings, payoff=payoff)
+    me = learner if learner is not None else dataclasses.replace(
+        pool.active(turn.role)[0], mu=config.ratings.mu, sigma=config.ratings.sigma)
+    return PoolOpponents(pool, roles, lambda ms: sampler.probabilities(me, ms, learner_id=me.id))
+
+
+@dataclass
+class TurnSetup:
+    """Everything one turn trains with; ``train()`` runs it and closes the logger."""
+
+    turn: Turn
+    hparams: dict[str, Any]
+    """The role's sampled hyperparameters (recorded with the member)."""
+    ppo: PPOConfig
+    stop: StopRules
+    start: Member | None
+    """The member a rotation turn starts from (its role's best), None in the bootstrap."""
+    init_weights: dict[str, Any] | None
+    env: Any
+    evaluation: EvalCallback
+    callbacks: list[Any] = field(default_factory=list)
+    progress: bool | None = None
+
+    def train(self) -> TrainResult:
+        try:
+            return train(self.env, self.ppo, stop=self.stop, init_weights=self.init_weights,
+                         evaluation=self.evaluation, callbacks=self.callbacks, progress=self.progress)
+        finally:
+            for callback in self.callbacks:
+                close = getattr(callback, "close", None)
+                if close is not None:
+                    close()
+
+
+def setup_turn(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkillSystem, turn: Turn, *,
+               start: Member | None, left_steps: int | None, left_seconds: float | None,
+               env_factory: Callable[..., Any], metrics_path: Path) -> TurnSetup:
+    """The parts of ``turn``: ``start`` is the member it trains from (None: fresh weights)."""
+    roles = list(dict.fromkeys(game.roles[s] for s in game.seats))
+    phase = phase_config(config, turn)
+    seat = next(s for s in game.seats if game.roles[s] == turn.role)
+    hparams = role_hparams(config, roles, turn.role)
+    seed = derive_seed(config.seed, 2, turn.index)
+    ppo = config_from_hparams(hparams, dataclasses.replace(config.ppo, seed=seed))
+    init = dict(pool.weights(start.id)) if start is not None else None
+    source = opponent_source(config, game, pool, ratings, turn, start)
+    env = env_factory(game, seat, source, ppo.n_envs, seed=seed, cache_size=config.cache_size)
+    # Evaluate against the same kind of opponents the turn trains against, with a fixed
+    # seed so successive evaluations differ only by the policy.
+    eval_env = envs.SelfPlayVecEnv(game, seat, source, min(ppo.n_envs, 16), seed=seed + 1,
+                                   cache_size=config.cache_size)
+    evaluation = EvalCallback(eval_env, episodes=phase.eval_episodes, every=phase.eval_every, greedy=False,
+                              seed=seed + 2, at_start=start is not None)
+    logger = CSVLogger(metrics_path, append=True,
+                       columns={"turn": turn.index, "phase": turn.phase, "rotation": turn.rotation,
+                                "role": turn.role})
+    return TurnSetup(turn=turn, hparams=hparams, ppo=ppo, stop=stop_rules(phase, left_steps, left_seconds),
+                     start=start, init_weights=init, env=env, evaluation=evaluation, callbacks=[logger],
+                     progress=config.report.progress)
