@@ -90,3 +90,23 @@ def test_fixed_length_tuples_are_coerced_item_by_item():
     assert from_dict(Ranges, {"lr": [1, 2e-3]}).lr == (1.0, 2e-3)
     with pytest.raises(ConfigError, match="expected 2 items"):
         from_dict(Ranges, {"lr": [1.0]})
+
+
+def test_overriding_one_key_keeps_the_sections_run_defaults(tmp_path):
+    # Regression (issue 11, cause 6): `hparams.lr=...` used to reset the other hparams keys (and
+    # `ppo.lr=...` the other ppo keys) to the section class's library defaults.
+    from league.config import RunConfig, load_config
+    from league.training.hparams import HParamRanges
+    from league.training.ppo import PPOConfig
+
+    run = RunConfig()
+    assert run.hparams.width != HParamRanges().width and run.ppo.n_steps != PPOConfig().n_steps
+    config = load_config(overrides=["hparams.lr=[1e-3, 2e-3]", "ppo.ent_coef=0.02", "bootstrap.patience=2"])
+    assert config.hparams.lr == (1e-3, 2e-3)
+    assert config.hparams.width == run.hparams.width and config.hparams.epochs == run.hparams.epochs
+    assert config.ppo.ent_coef == 0.02 and config.ppo.n_steps == run.ppo.n_steps
+    assert config.bootstrap.patience == 2 and config.bootstrap.max_steps == run.bootstrap.max_steps
+    path = tmp_path / "c.toml"
+    path.write_text("[hparams]\ndepth = [2, 2]\n")
+    from_file = load_config(path, ["hparams.lr=[1e-3, 2e-3]"])
+    assert from_file.hparams.depth == (2, 2) and from_file.hparams.width == run.hparams.width

@@ -127,7 +127,8 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, prefix: str = "") -> T:
         where = f"[{prefix}]" if prefix else "the top level"
         raise ConfigError(f"unknown config key {(prefix + '.' if prefix else '') + unknown[0]!r}; "
                           f"valid keys in {where}: {', '.join(sorted(fields))}")
-    kwargs = {name: _coerce(value, hints[name], f"{prefix}.{name}" if prefix else name)
+    kwargs = {name: _coerce(_onto_default(fields[name], hints[name], value), hints[name],
+                            f"{prefix}.{name}" if prefix else name)
               for name, value in data.items()}
     try:
         return cls(**kwargs)
@@ -137,6 +138,19 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, prefix: str = "") -> T:
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[{prefix or 'config'}] {exc}") from None
+
+
+def _onto_default(f: dataclasses.Field[Any], tp: Any, value: Any) -> Any:
+    """A partial table for a nested section, laid over that section's own default.
+
+    ``RunConfig``'s sections have defaults of their own (``hparams``, ``ppo``, the phases), so
+    ``hparams.lr=...`` must keep the run's other ``hparams`` defaults, not fall back to the
+    section class's library defaults.
+    """
+    if (not dataclasses.is_dataclass(tp) or not isinstance(value, Mapping)
+            or f.default_factory is dataclasses.MISSING):  # type: ignore[misc]
+        return value
+    return merge(to_dict(f.default_factory()), value)  # type: ignore[misc]
 
 
 def to_dict(obj: Any) -> Any:
