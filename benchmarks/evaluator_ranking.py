@@ -9,7 +9,7 @@ ordered by TrueSkill mu) is compared with the true order by Kendall tau.
 Reported per rule, over 10 seeds: games until tau first reaches 0.9 (median, spread, as a share
 of the round robin), and games balance = max/min games per member at that point.  Runs go on to
 1.5 round robins because uniform pairs often need more than one.  The bar
-(DESIGN.md, "Evaluation"): the evaluator's ``info`` rule reaches tau 0.9 within 60 % of the round
+(docs/design.md, "Evaluation"): the evaluator's ``info`` rule reaches tau 0.9 within 60 % of the round
 robin's games (median) with no member playing more than twice the games of the least-played one;
 uniform random pairs need about 94 %.
 
@@ -154,7 +154,7 @@ def table(runs: dict[str, list[Run]], seeds: list[int], seconds: float,
         lines.append(f"| {rule} | {med_s} | {share} | {spread} | {len(reached)}/{len(rs)} | "
                      f"{at_bar:.3f} | {bal_s} | {end:.2f} |")
     lines += ["", f"Bar: `info` median <= 60 % of the RR ({int(0.6 * ROUND_ROBIN)} games) with games "
-                  f"balance <= 2. Uniform random pairs are the baseline (DESIGN.md: about 94 %); "
+                  f"balance <= 2. Uniform random pairs are the baseline (docs/design.md: about 94 %); "
                   f"`uniform` ignores the balance cap, `info` and `round_robin` keep it."]
     rr = runs.get("round_robin")
     if rr:

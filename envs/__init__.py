@@ -1,10 +1,11 @@
-"""envs: PettingZoo games as single-agent self-play Gymnasium envs, and the game registry.
+"""envs: PettingZoo games as single-agent self-play Gymnasium envs, batched matches, the registry.
 
 Imports nothing from ``league``; opponents arrive through the protocol in ``envs.opponents``.
 """
 
 from envs.errors import GameConfigError, GameError, IllegalActionError, UnknownGameError
 from envs.game import Game, Outcome, ranks_from_returns
+from envs.match import Match, MatchEngine, MatchResult
 from envs.opponents import (FixedOpponents, MemberId, OpponentSource, Policy, PolicyCache,
                             ReferenceOpponents)
 from envs.reference import UniformRandomPolicy, sample_from_probs
@@ -13,7 +14,7 @@ from envs.selfplay import SelfPlayEnv, SelfPlayVecEnv
 
 __all__ = [
     "make", "games", "Game", "Outcome", "ranks_from_returns",
-    "SelfPlayEnv", "SelfPlayVecEnv",
+    "SelfPlayEnv", "SelfPlayVecEnv", "Match", "MatchEngine", "MatchResult",
     "Policy", "OpponentSource", "MemberId", "PolicyCache", "FixedOpponents", "ReferenceOpponents",
     "UniformRandomPolicy", "sample_from_probs",
     "GameError", "UnknownGameError", "GameConfigError", "IllegalActionError",

@@ -31,13 +31,14 @@ class Outcome(NamedTuple):
     ``seating`` maps every seat to its member id (the learner's seat to ``"learner"`` unless the
     caller named it), ``ranks`` every seat to its rank (1 = best, equal ranks = tie),
     ``returns`` every seat to its summed reward, ``length`` counts the learner's decisions and
-    ``illegal`` names the seat that lost by an illegal action, if any.
+    ``illegal`` names the seat that lost by an illegal action, if any. In a match played by
+    ``envs.match`` every seat is a policy: ``learner_seat`` is ``None`` and ``length`` 0.
     """
 
     seating: dict[str, MemberId]
     ranks: dict[str, int]
     returns: dict[str, float]
-    learner_seat: str
+    learner_seat: str | None
     length: int
     illegal: str | None = None
 

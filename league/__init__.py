@@ -26,7 +26,7 @@ _LAZY: dict[str, str] = {
                                               "BestCheckpoint", "CSVLogger")},
     **{name: "league.training.hparams" for name in ("HParamRanges", "sample_hparams")},
     **{name: "league.population.sampling" for name in ("SamplingConfig", "OpponentSampler", "SCHEMES", "sample_opponent")},
-    **{name: "league.evaluation.evaluator" for name in ("Evaluator", "EvaluationConfig", "PayoffTable")},
+    **{name: "league.evaluation.evaluator" for name in ("Evaluator", "EvaluationConfig")},
     **{name: "league.population.pruning" for name in ("PruningConfig", "prune")},
     **{name: "league.config" for name in ("RunConfig", "GameConfig", "PhaseConfig", "BackendConfig",
                                            "load_config")},
@@ -36,11 +36,15 @@ _LAZY: dict[str, str] = {
     **{name: "league.distributed" for name in ("RayLeague",)},
 }
 
+# public name -> the package it moved to: still importable from here, but listed in that
+# package's __all__ (each __all__ names what its own package defines)
+_MOVED: dict[str, str] = {"PayoffTable": "ratings"}
+
 __all__ = [*_errors_all, *_LAZY, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _LAZY.get(name) or _MOVED.get(name)
     if module is None:
         raise AttributeError(f"module 'league' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
@@ -49,14 +53,15 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_MOVED))
 
 
 if TYPE_CHECKING:  # static type checkers see the real imports
     from league.training.callbacks import BestCheckpoint, Callback, CSVLogger, EvalCallback, Evaluation, TrainEvent
     from league.config import BackendConfig, GameConfig, PhaseConfig, RunConfig, load_config
     from league.distributed import RayLeague
-    from league.evaluation.evaluator import EvaluationConfig, Evaluator, PayoffTable
+    from league.evaluation.evaluator import EvaluationConfig, Evaluator
+    from ratings import PayoffTable
     from league.training.hparams import HParamRanges, sample_hparams
     from league.evaluation.matches import LocalBackend, MatchBackend, MatchRunner
     from league.population.opponents import PoolOpponents

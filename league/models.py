@@ -32,6 +32,7 @@ __all__ = [
     "mlp_spec",
     "build_network",
     "expected_shapes",
+    "check_weights",
     "load_network",
     "build_policy",
     "is_weightless",
@@ -134,7 +135,12 @@ def expected_shapes(spec: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in net.state_dict().items()}
 
 
-def _check_weights(spec: Mapping[str, Any], weights: Mapping[str, Any]) -> None:
+def check_weights(spec: Mapping[str, Any], weights: Mapping[str, Any]) -> None:
+    """Raise ``WeightsShapeError`` unless ``weights`` (name -> array or tensor) have exactly the
+    names and shapes of the network ``spec`` builds (``SpecError`` for a bad spec).
+
+    The pool's default ``check_weights`` (``league.pool.Pool.open``).
+    """
     want = expected_shapes(spec)
     got = {k: tuple(np.shape(v)) for k, v in weights.items()}
     missing = sorted(set(want) - set(got))
@@ -151,7 +157,7 @@ def _check_weights(spec: Mapping[str, Any], weights: Mapping[str, Any]) -> None:
 
 def load_network(spec: Mapping[str, Any], weights: Mapping[str, Any]) -> ActorCritic:
     """Rebuild a member's network; raises ``WeightsShapeError`` when weights don't fit the spec."""
-    _check_weights(spec, weights)
+    check_weights(spec, weights)
     net = ActorCritic(spec, init=False)
     net.load_state_dict({k: torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v
                          for k, v in weights.items()})

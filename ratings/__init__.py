@@ -1,4 +1,5 @@
-"""ratings: rating systems (TrueSkill, Elo), win-probability prediction, leaderboard rendering.
+"""ratings: rating systems (TrueSkill, Elo), win-probability prediction, the empirical payoff table,
+leaderboard rendering.
 
 Imports nothing from ``league`` or ``envs``.
 """
@@ -6,6 +7,7 @@ Imports nothing from ``league`` or ``envs``.
 from ratings.elo import Elo
 from ratings.export import LeaderboardRow, leaderboard_rows
 from ratings.export import render as render_leaderboard
+from ratings.payoff import PayoffTable
 from ratings.rating import Rating, conservative
 from ratings.replay import replay_elo, replay_trueskill
 from ratings.trueskill_system import TrueSkillSystem
@@ -14,6 +16,7 @@ from ratings.winprob import first_place_probability, win_probability
 __all__ = [
     "Elo",
     "LeaderboardRow",
+    "PayoffTable",
     "Rating",
     "TrueSkillSystem",
     "conservative",

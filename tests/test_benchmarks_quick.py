@@ -75,3 +75,28 @@ def test_evaluation_quick(tmp_path: Path) -> None:
         end[r["setting"]] = max(end.get(r["setting"], 0), int(r["matches"]))
     last = [float(r["kendall_tau"]) for r in rows if int(r["matches"]) == end[r["setting"]]]
     assert len(last) == 2 * len(SCHEDULES) * 2 and min(last) > 0.4
+
+
+@pytest.mark.slow
+def test_strength_quick_kuhn(tmp_path: Path) -> None:
+    pytest.importorskip("pyspiel")
+    import importlib.util
+
+    _run("strength.py", "--quick", "--games", "kuhn_poker", "--out", str(tmp_path), timeout=600)
+    table = (tmp_path / "strength.md").read_text()
+    rows = ["| league | newest pair |", "| league | uniform mixture of trained members |",
+            "| league | population policy (stored; end of run only) |", "| CFR | average policy |"]
+    nfsp_runs = importlib.util.find_spec("tree") is not None  # OpenSpiel's PyTorch NFSP needs dm-tree
+    rows.append("| NFSP (OpenSpiel, PyTorch) | average policy |" if nfsp_runs else "NFSP was not run")
+    for row in rows:
+        assert row in table, f"{row!r} missing from:\n{table}"
+    assert "## Run" in table and "Code at " in table and "cores" in table  # code version and machine
+    assert (tmp_path / "strength_kuhn_poker.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with (tmp_path / "strength.csv").open(newline="") as fh:
+        found = list(csv.DictReader(fh))
+    expl = [r for r in found if r["metric"].startswith("expl_")]
+    assert {r["method"] for r in expl} == {"league", "cfr", *(["nfsp"] if nfsp_runs else [])}
+    assert {r["seed"] for r in expl if r["method"] == "league"} == {"0", "1"}
+    # Exploitability of any Kuhn policy lies in [0, 1]; CFR gets far below uniform random (0.458) at once.
+    assert all(0.0 <= float(r["value"]) <= 1.0 for r in expl)
+    assert all(float(r["value"]) < 0.1 for r in expl if r["method"] == "cfr")

@@ -11,16 +11,10 @@ from scipy.special import ndtr
 from scipy.stats import kendalltau
 
 from league.errors import ConfigError, UnknownNameError
-from league.evaluation.evaluator import (
-    EvaluationConfig,
-    Evaluator,
-    PayoffTable,
-    Seating,
-    get_rule,
-    rule_names,
-)
+from league.evaluation.evaluator import EvaluationConfig, Evaluator, Seating
+from league.evaluation.selection import get_rule, rule_names
 from league.population.sampling import CandidateInfo
-from ratings import TrueSkillSystem
+from ratings import PayoffTable, TrueSkillSystem
 
 
 def members(n: int, role: str = "agent", start: int = 0) -> list[CandidateInfo]:
@@ -291,7 +285,7 @@ def games_to_tau(rule: str, seed: int, budget: int, target: float = 0.9) -> tupl
 
 @pytest.mark.slow
 def test_info_selection_meets_the_ranking_bar():
-    """DESIGN.md bar, on the benchmark's ten seeds: Kendall tau 0.9 within 60 % of a round
+    """docs/design.md bar, on the benchmark's ten seeds: Kendall tau 0.9 within 60 % of a round
     robin's 2016 games (median over seeds), no member with more than twice the least-played
     member's games at that point."""
     results = [games_to_tau("info", seed, 2016) for seed in range(10)]

@@ -38,7 +38,7 @@ def test_importing_league_does_not_load_torch():
 
 
 def test_the_layering_rule_holds():
-    # ratings/ and envs/ import nothing from league/ (DESIGN.md, "Data flow").
+    # ratings/ and envs/ import nothing from league/ (docs/design.md, "Data flow").
     code = ("import sys, ratings, envs; "
             "print(sorted(m for m in sys.modules if m == 'league' or m.startswith('league.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

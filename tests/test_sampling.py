@@ -226,7 +226,7 @@ def test_config_mix_shares_must_sum_to_one():
 
 def test_pool_members_are_candidates_and_the_evaluators_payoff_table_is_read(tmp_path):
     pool_mod = pytest.importorskip("league.pool")
-    from league.evaluation.evaluator import PayoffTable
+    from ratings import PayoffTable
 
     random_spec = {"kind": "random", "n_actions": 3}
     with pool_mod.Pool.create(tmp_path / "pool", game="g", roles=["a"]) as pool:

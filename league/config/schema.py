@@ -10,25 +10,21 @@ two cores.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from league.checks import bad_value, check_range
 from league.config.toml import field_docs, from_dict, load_toml, merge, parse_overrides, to_dict
-from league.errors import ConfigError
 from league.evaluation.evaluator import EvaluationConfig
+from league.population.metagame import PopulationConfig
 from league.training.hparams import HParamRanges
 from league.training.ppo import PPOConfig
 from league.population.pruning import PruningConfig
 from league.population.sampling import SamplingConfig
 
-__all__ = ["GameConfig", "PhaseConfig", "RatingConfig", "ReportConfig", "BackendConfig", "RunConfig",
+__all__ = ["GameConfig", "PhaseConfig", "LearnerConfig", "RatingConfig", "ReportConfig", "BackendConfig", "RunConfig",
            "load_config", "describe_config"]
-
-
-def _bad(section: str, name: str, value: Any, accepted: str) -> ConfigError:
-    return ConfigError(f"config key '{section}.{name}' = {value!r}: expected {accepted}")
 
 
 @dataclass
@@ -59,17 +55,37 @@ class PhaseConfig:
     """Episodes per evaluation inside a turn."""
 
     def __post_init__(self) -> None:
-        if self.max_steps < 1:
-            raise _bad("phase", "max_steps", self.max_steps, "a positive integer")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            raise _bad("phase", "max_seconds", self.max_seconds, "None or a positive number")
-        if self.target_win_rate is not None and not 0 <= self.target_win_rate <= 1:
-            raise _bad("phase", "target_win_rate", self.target_win_rate, "None or a number in [0, 1]")
-        if self.patience is not None and self.patience < 1:
-            raise _bad("phase", "patience", self.patience, "None or a positive integer")
-        if self.eval_every < 1 or self.eval_episodes < 1:
-            raise _bad("phase", "eval_every/eval_episodes", (self.eval_every, self.eval_episodes),
-                       "positive integers")
+        check_range("config key 'phase.max_steps'", self.max_steps, low=1, integer=True,
+                    accepted="a positive integer")
+        check_range("config key 'phase.max_seconds'", self.max_seconds, low=0, low_open=True, finite=False,
+                    optional=True, accepted="None or a positive number")
+        check_range("config key 'phase.target_win_rate'", self.target_win_rate, low=0, high=1, optional=True,
+                    accepted="None or a number in [0, 1]")
+        check_range("config key 'phase.patience'", self.patience, low=1, integer=True, optional=True,
+                    accepted="None or a positive integer")
+        for name in ("eval_every", "eval_episodes"):
+            check_range(f"config key 'phase.{name}'", getattr(self, name), low=1, integer=True,
+                        accepted="a positive integer")
+
+
+@dataclass
+class LearnerConfig:
+    """How each role's learner carries over between its turns, and what judges its checkpoints."""
+
+    start: Literal["latest", "best", "fresh"] = "latest"
+    """Where a rotation turn's training starts: the role's newest snapshot (one continuing
+    learner per role), its best-rated active member, or fresh weights (PSRO's best responses)."""
+    snapshot: Literal["last", "best"] = "last"
+    """Which weights of a turn join the pool: the last ones (frozen snapshots of the continuing
+    learner) or the checkpoint the turn's evaluation scored best."""
+    opponents: Literal["sampling", "population"] = "sampling"
+    """Who a rotation turn trains against: opponents drawn by ``[sampling]``'s scheme, or from the
+    other roles' population policy (``[population]``'s meta-solver: PSRO)."""
+    judge: Literal["population", "opponents"] = "population"
+    """What a turn's evaluations play against: a fixed, broad set (every active member of the
+    other roles, anchors included, uniformly) or the very opponents the turn trains against."""
+    score: Literal["return", "outcome"] = "return"
+    """What an evaluation scores: the mean return (chips, in poker) or win + draw / 2."""
 
 
 @dataclass
@@ -88,14 +104,14 @@ class RatingConfig:
     """Prior probability of a draw."""
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.mu) and self.sigma > 0):
-            raise _bad("ratings", "sigma", self.sigma, "a positive number (and a finite mu)")
-        if self.beta is not None and not self.beta > 0:
-            raise _bad("ratings", "beta", self.beta, "None or a positive number")
-        if self.tau < 0:
-            raise _bad("ratings", "tau", self.tau, "a non-negative number")
-        if not 0 <= self.draw_probability < 1:
-            raise _bad("ratings", "draw_probability", self.draw_probability, "a number in [0, 1)")
+        check_range("config key 'ratings.mu'", self.mu, accepted="a finite number")
+        check_range("config key 'ratings.sigma'", self.sigma, low=0, low_open=True, finite=False,
+                    accepted="a positive number")
+        check_range("config key 'ratings.beta'", self.beta, low=0, low_open=True, finite=False, optional=True,
+                    accepted="None or a positive number")
+        check_range("config key 'ratings.tau'", self.tau, low=0, finite=False, accepted="a non-negative number")
+        check_range("config key 'ratings.draw_probability'", self.draw_probability, low=0, high=1, high_open=True,
+                    accepted="a number in [0, 1)")
 
 
 @dataclass
@@ -108,8 +124,8 @@ class ReportConfig:
     """Show progress bars (None: only when stderr is a terminal)."""
 
     def __post_init__(self) -> None:
-        if self.anchor_episodes < 0:
-            raise _bad("report", "anchor_episodes", self.anchor_episodes, "a non-negative integer")
+        check_range("config key 'report.anchor_episodes'", self.anchor_episodes, low=0, integer=True,
+                    accepted="a non-negative integer")
 
 
 @dataclass
@@ -132,15 +148,16 @@ class BackendConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in ("local", "ray"):
-            raise _bad("backend", "kind", self.kind, "'local' or 'ray'")
-        if self.workers is not None and self.workers < 1:
-            raise _bad("backend", "workers", self.workers, "None or a positive integer")
-        if self.rollout_shards < 0:
-            raise _bad("backend", "rollout_shards", self.rollout_shards, "a non-negative integer")
+            raise bad_value("config key 'backend.kind'", self.kind, "'local' or 'ray'")
+        check_range("config key 'backend.workers'", self.workers, low=1, integer=True, optional=True,
+                    accepted="None or a positive integer")
+        check_range("config key 'backend.rollout_shards'", self.rollout_shards, low=0, integer=True,
+                    accepted="a non-negative integer")
 
 
 def _default_ppo() -> PPOConfig:
-    return PPOConfig(n_envs=16, n_steps=64, minibatches=4)
+    # No per-turn anneal: a learner that continues from turn to turn must keep learning.
+    return PPOConfig(n_envs=16, n_steps=64, minibatches=4, anneal_lr=False)
 
 
 def _default_hparams() -> HParamRanges:
@@ -177,6 +194,10 @@ class RunConfig:
     """Sampled evaluation after each turn."""
     pruning: PruningConfig = field(default_factory=PruningConfig)
     """Pruning after each evaluation."""
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    """The population policy: each role's mixture of members, solved after every turn."""
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
+    """How a role's learner continues from turn to turn and how its checkpoints are judged."""
     ratings: RatingConfig = field(default_factory=RatingConfig)
     """TrueSkill settings."""
     report: ReportConfig = field(default_factory=ReportConfig)
@@ -185,14 +206,14 @@ class RunConfig:
     """Where the league runs (this process or Ray)."""
 
     def __post_init__(self) -> None:
-        if self.rotations < 0:
-            raise _bad("run", "rotations", self.rotations, "a non-negative integer")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            raise _bad("run", "max_seconds", self.max_seconds, "None or a positive number")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise _bad("run", "max_steps", self.max_steps, "None or a positive integer")
-        if self.cache_size < 1:
-            raise _bad("run", "cache_size", self.cache_size, "a positive integer")
+        check_range("config key 'run.rotations'", self.rotations, low=0, integer=True,
+                    accepted="a non-negative integer")
+        check_range("config key 'run.max_seconds'", self.max_seconds, low=0, low_open=True, finite=False,
+                    optional=True, accepted="None or a positive number")
+        check_range("config key 'run.max_steps'", self.max_steps, low=1, integer=True, optional=True,
+                    accepted="None or a positive integer")
+        check_range("config key 'run.cache_size'", self.cache_size, low=1, integer=True,
+                    accepted="a positive integer")
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

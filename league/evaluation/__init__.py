@@ -1,2 +1,2 @@
-"""Rating the population: which seatings to play and how results update ratings (``evaluator``),
-and how matches are played (``matches``)."""
+"""Rating the population: which seatings to play (``selection``), how results update ratings
+(``evaluator``), and how matches are played (``matches``)."""

@@ -9,57 +9,32 @@ The environment stays outside: a match is played by any ``play(seating) -> ranks
 (``seating``: seat -> member id, a ``Seating`` that also carries the match's seed; ``ranks``: seat
 -> rank, 1 = best, equal = draw).  Tests and the benchmark pass a synthetic one.
 
-Match-selection rules are a registry (``SELECTION_RULES``; a name or a callable):
-
-``info`` (default)
-    With probability ``uniform_share`` a uniform seating (so no member or pair is starved);
-    otherwise the *focal* member is the least-played one (ties: highest sigma), and each other seat
-    gets the member with the largest expected information about the focal's rating:
-    ``quality ** closeness * (sigma_i^2 + sigma_j^2)``, where ``quality`` is TrueSkill's 1v1 match
-    quality.  High combined sigma means much to learn; quality near its maximum means an outcome
-    near a coin flip, which is where one game moves the posterior most, and it pits neighbours in
-    mu against each other, which is exactly what orders them.  Choosing the focal by games played
-    keeps the games balanced; pure max-sigma or max-quality pair selection starves some members and
-    over-plays the middle of the ladder (measured in ``benchmarks/evaluator_ranking.py``).
-``uniform``
-    Uniform random seatings: the baseline (the only rule that ignores the balance cap).
-``round_robin``
-    The seating whose members have met least often, ties at random: a round robin in random order.
-
-``info`` and ``round_robin`` only seat members whose games stay within ``balance`` times the
-least-played member's (after a short warm-up), so no member plays more than ``balance`` times the
-games of the least-played one.  Seats are then assigned so that each member rotates through the seats it may
-take (all seats in a symmetric game; the seats of its role otherwise).
+Which seatings are played is a match-selection rule's choice (``league.evaluation.selection``:
+``info``, ``uniform``, ``round_robin``, or a callable); the evaluator then assigns seats so that
+each member rotates through the seats it may take (all seats in a symmetric game; the seats of
+its role otherwise), rates the result and counts it.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from league.lookup import resolve
+from league.checks import ARGUMENT, check_range
 from league.errors import ConfigError, UnknownNameError
-from ratings import Rating, TrueSkillSystem
+from league.evaluation.selection import SELECTION_RULES, SelectionRule, SelectionState, get_rule, rule_names
+from league.protocols import PoolLike
+from ratings import PayoffTable, Rating, TrueSkillSystem
 
 __all__ = [
     "Seating",
     "Play",
     "MatchResult",
     "EvaluationConfig",
-    "PayoffTable",
-    "SelectionState",
-    "SelectionRule",
-    "SELECTION_RULES",
-    "get_rule",
-    "rule_names",
-    "select_info",
-    "select_uniform",
-    "select_round_robin",
     "RatedMember",
     "RatingSystem",
     "Evaluator",
@@ -95,16 +70,6 @@ class MatchResult(NamedTuple):
     """The seed the match was played with (also in the pool's match log); -1 if none was given."""
 
 
-class PoolLike(Protocol):
-    """The part of ``league.pool.Pool`` the evaluator uses."""
-
-    def record_match(self, seats: Sequence[str], member_ids: Sequence[int], ranks: Sequence[int],
-                     ratings: Sequence[tuple[float, float]], *, seed: int | None = ...,
-                     kind: str = ...) -> Any: ...
-
-    def matches(self, start: int = ...) -> list[Any]: ...
-
-
 @dataclass
 class EvaluationConfig:
     """How the evaluator chooses and plays matches."""
@@ -127,255 +92,12 @@ class EvaluationConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.rule, str) or self.rule not in SELECTION_RULES:
             raise ConfigError(f"evaluation.rule = {self.rule!r}: expected one of {rule_names()}")
-        if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 0:
-            raise ConfigError(f"evaluation.budget = {self.budget!r}: expected an integer >= 0")
-        _check_real("evaluation.uniform_share", self.uniform_share, 0.0, 1.0)
-        _check_real("evaluation.closeness", self.closeness, 0.0, math.inf)
-        _check_real("evaluation.balance", self.balance, 1.0, math.inf)
-        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
-            raise ConfigError(f"evaluation.batch = {self.batch!r}: expected an integer >= 1")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
-            raise ConfigError(f"evaluation.seed = {self.seed!r}: expected an integer or none")
-
-
-def _check_real(key: str, value: object, low: float, high: float) -> None:
-    """ConfigError naming ``key`` unless ``low <= value <= high`` (finite unless high is inf)."""
-    ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and not math.isnan(value)
-          and math.isfinite(value) and low <= value <= high)
-    if not ok:
-        upper = "" if high == math.inf else f" and <= {high}"
-        raise ConfigError(f"{key} = {value!r}: expected a finite number >= {low}{upper}")
-
-
-# --------------------------------------------------------------------------------------------
-# Empirical payoff table.
-# --------------------------------------------------------------------------------------------
-
-class PayoffTable:
-    """Wins, draws and games per ordered pair of members, from every pair of seats in a match.
-
-    In an N-seat match each pair of seats counts as one game between those two members: the
-    better-ranked one wins, equal ranks draw.  ``win_rate(a, b)`` is ``a``'s score against ``b``
-    ((wins + draws / 2) / games); opponent sampling reads it once a pair has enough games.
-    """
-
-    def __init__(self) -> None:
-        self._table: dict[tuple[int, int], list[int]] = {}  # (a, b) -> [a's wins, draws, games]
-
-    def record(self, member_ids: Sequence[int], ranks: Sequence[int]) -> None:
-        """Count one match: member ids and their ranks, seat by seat."""
-        if len(member_ids) != len(ranks):
-            raise ValueError(f"{len(member_ids)} member ids but {len(ranks)} ranks")
-        for s, t in itertools.combinations(range(len(member_ids)), 2):
-            a, b = int(member_ids[s]), int(member_ids[t])
-            if a == b:
-                continue  # a member against itself says nothing about who is better
-            ab = self._table.setdefault((a, b), [0, 0, 0])
-            ba = self._table.setdefault((b, a), [0, 0, 0])
-            ab[2] += 1
-            ba[2] += 1
-            if ranks[s] < ranks[t]:
-                ab[0] += 1
-            elif ranks[t] < ranks[s]:
-                ba[0] += 1
-            else:
-                ab[1] += 1
-                ba[1] += 1
-
-    @classmethod
-    def from_matches(cls, matches: Iterable[Any], kinds: Iterable[str] | None = None) -> PayoffTable:
-        """Rebuild the table from a match log (``pool.matches()``), optionally only some kinds."""
-        wanted = None if kinds is None else set(kinds)
-        table = cls()
-        for m in matches:
-            if wanted is None or getattr(m, "kind", None) in wanted:
-                table.record(m.member_ids, m.ranks)
-        return table
-
-    def wins(self, a: int, b: int) -> int:
-        """Games ``a`` won against ``b``."""
-        return self._table.get((a, b), (0, 0, 0))[0]
-
-    def draws(self, a: int, b: int) -> int:
-        """Games between ``a`` and ``b`` that were draws."""
-        return self._table.get((a, b), (0, 0, 0))[1]
-
-    def games(self, a: int, b: int) -> int:
-        """Games between ``a`` and ``b``."""
-        return self._table.get((a, b), (0, 0, 0))[2]
-
-    def win_rate(self, a: int, b: int) -> float:
-        """``a``'s score against ``b``: (wins + draws / 2) / games; 0.5 before any game."""
-        w, d, n = self._table.get((a, b), (0, 0, 0))
-        return 0.5 if n == 0 else (w + 0.5 * d) / n
-
-    def matrix(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(win rates, games) as ``[len(ids), len(ids)]`` arrays; row = the scoring member."""
-        n = len(ids)
-        rates, games = np.full((n, n), 0.5), np.zeros((n, n), dtype=int)
-        for i, a in enumerate(ids):
-            for j, b in enumerate(ids):
-                rates[i, j], games[i, j] = self.win_rate(a, b), self.games(a, b)
-        return rates, games
-
-    def pairs(self) -> list[tuple[int, int]]:
-        """Every ordered pair with at least one game."""
-        return sorted(self._table)
-
-
-# --------------------------------------------------------------------------------------------
-# Match selection.
-# --------------------------------------------------------------------------------------------
-
-@dataclass
-class SelectionState:
-    """What a selection rule sees: candidates, their ratings and how much each has played.
-
-    Members are addressed by index ``0..n-1`` into ``ids``; rules return one index per seat.
-    """
-
-    seats: tuple[str, ...]
-    """Seats of the game, in order."""
-    allowed: list[np.ndarray]
-    """Per seat, the indices of members that may sit there (its role's members)."""
-    ids: np.ndarray
-    """Member id of each index."""
-    mu: np.ndarray
-    """TrueSkill mean of each member."""
-    sigma: np.ndarray
-    """TrueSkill standard deviation of each member."""
-    games: np.ndarray
-    """Evaluation games each member has played (within this evaluator)."""
-    met: np.ndarray
-    """``met[i, j]``: matches in which members i and j sat together."""
-    beta: float
-    """The rating system's performance noise."""
-    config: EvaluationConfig
-    """The evaluator's settings."""
-
-    def eligible(self, seated: Sequence[int] = ()) -> np.ndarray:
-        """Mask of members that may still be seated without breaking the balance cap.
-
-        The cap is ``balance`` x the least-played member's games (at least min + 2, so that a
-        fresh population can start), counted as if the members in ``seated`` (already chosen for
-        this match) had played it: seating the only least-played member lifts the minimum, which
-        is what keeps the cap satisfiable when everyone else has reached it.
-        """
-        games = self.games.copy()
-        games[list(seated)] += 1
-        pool = np.unique(np.concatenate(self.allowed))
-        m = int(games[pool].min())
-        cap = max(math.floor(self.config.balance * m), m + 2)
-        mask = np.zeros(len(self.ids), dtype=bool)
-        mask[pool] = games[pool] + 1 <= cap
-        mask[list(seated)] = False
-        return mask
-
-    def info_scores(self, focal: int) -> np.ndarray:
-        """Expected information of a game between ``focal`` and each member (see module doc)."""
-        var = self.sigma[focal] ** 2 + self.sigma ** 2
-        c2 = 2.0 * self.beta ** 2 + var
-        quality = np.sqrt(2.0 * self.beta ** 2 / c2) * np.exp(-(self.mu - self.mu[focal]) ** 2 / (2.0 * c2))
-        return quality ** self.config.closeness * var
-
-
-SelectionRule = Callable[[SelectionState, np.random.Generator], list[int]]
-"""A match-selection rule: (state, rng) -> one member index per seat, distinct members."""
-
-
-def _pick(indices: np.ndarray, scores: np.ndarray, rng: np.random.Generator) -> int:
-    """The index with the highest score, ties broken at random (so no id order bias)."""
-    best = indices[scores >= scores.max() - 1e-12 * max(1.0, abs(scores.max()))]
-    return int(best[0] if len(best) == 1 else rng.choice(best))
-
-
-def _fill(state: SelectionState, rng: np.random.Generator,
-          score: Callable[[list[int], np.ndarray], np.ndarray]) -> list[int]:
-    """Fill seats one by one: the focal first (least played, then highest sigma, in any seat it
-    may take), then each remaining seat with the eligible member scoring highest against those
-    already chosen.  Seat order is settled afterwards by ``Evaluator._rotate``."""
-    ok = state.eligible()
-    chosen: list[int] = []
-    open_seats = list(range(len(state.seats)))
-    # The focal: seats are visited as a whole, so the least-played member anywhere goes first.
-    pool = np.unique(np.concatenate(state.allowed))
-    pool = pool[ok[pool]] if ok[pool].any() else pool
-    least = pool[state.games[pool] == state.games[pool].min()]
-    focal = _pick(least, state.sigma[least], rng)
-    seat = next(s for s in open_seats if focal in set(state.allowed[s].tolist()))
-    chosen.append(focal)
-    open_seats.remove(seat)
-    for s in open_seats:
-        ok = state.eligible(chosen)
-        cands = np.array([i for i in state.allowed[s] if i not in chosen], dtype=int)
-        if len(cands) == 0:
-            raise ValueError(f"seat {state.seats[s]!r} has no member left to sit in it; "
-                             f"each role needs at least as many members as it has seats")
-        good = cands[ok[cands]]
-        cands = good if len(good) else cands
-        chosen.append(_pick(cands, score(chosen, cands), rng))
-    return _seat_order(state, chosen, [seat, *open_seats])
-
-
-def _seat_order(state: SelectionState, chosen: list[int], seats: list[int]) -> list[int]:
-    """Members listed by seat index (``chosen[k]`` was picked for ``seats[k]``)."""
-    out = [0] * len(state.seats)
-    for member, s in zip(chosen, seats):
-        out[s] = member
-    return out
-
-
-def _uniform_seating(state: SelectionState, rng: np.random.Generator, *, capped: bool) -> list[int]:
-    """A uniform random seating; with ``capped``, only among members within the balance cap."""
-    by_seat = [-1] * len(state.seats)
-    # Seats in random order, so that with shared candidates no seat gets first pick every time.
-    for s in rng.permutation(len(state.seats)).tolist():
-        chosen = [k for k in by_seat if k >= 0]
-        cands = np.array([i for i in state.allowed[s] if i not in chosen], dtype=int)
-        if len(cands) == 0:
-            raise ValueError(f"seat {state.seats[s]!r} has no member left to sit in it; "
-                             f"each role needs at least as many members as it has seats")
-        if capped:
-            good = cands[state.eligible(chosen)[cands]]
-            cands = good if len(good) else cands
-        by_seat[s] = int(rng.choice(cands))
-    return by_seat
-
-
-def select_uniform(state: SelectionState, rng: np.random.Generator) -> list[int]:
-    """Uniform random seatings, ignoring the balance cap: the baseline the benchmark measures."""
-    return _uniform_seating(state, rng, capped=False)
-
-
-def select_info(state: SelectionState, rng: np.random.Generator) -> list[int]:
-    """Least-played focal vs the most informative opponents, plus a uniform share (module doc)."""
-    if rng.random() < state.config.uniform_share:
-        return _uniform_seating(state, rng, capped=True)
-    return _fill(state, rng, lambda chosen, cands: sum(state.info_scores(c)[cands] for c in chosen))
-
-
-def select_round_robin(state: SelectionState, rng: np.random.Generator) -> list[int]:
-    """The members that have met least often: every pair meets once before any meets twice."""
-    return _fill(state, rng, lambda chosen, cands: -sum(state.met[c, cands] for c in chosen)
-                 .astype(float))
-
-
-def _rules() -> dict[str, SelectionRule]:
-    return {"info": select_info, "uniform": select_uniform, "round_robin": select_round_robin}
-
-
-SELECTION_RULES: Mapping[str, SelectionRule] = _rules()
-"""Rule name -> match-selection rule (pass a callable for a new rule)."""
-
-
-def rule_names() -> list[str]:
-    """The registered match-selection rule names, sorted."""
-    return sorted(SELECTION_RULES)
-
-
-def get_rule(rule: str | SelectionRule) -> SelectionRule:
-    """The rule function for a name, or ``rule`` itself when it is callable."""
-    return resolve(SELECTION_RULES, rule, "match-selection rule")
+        check_range("evaluation.budget", self.budget, low=0, integer=True)
+        check_range("evaluation.uniform_share", self.uniform_share, low=0.0, high=1.0)
+        check_range("evaluation.closeness", self.closeness, low=0.0)
+        check_range("evaluation.balance", self.balance, low=1.0)
+        check_range("evaluation.batch", self.batch, low=1, integer=True)
+        check_range("evaluation.seed", self.seed, integer=True, optional=True, accepted="an integer or none")
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,7 +188,7 @@ class Evaluator:
         self._pending: list[tuple[int, ...]] = []
 
     @classmethod
-    def from_pool(cls, pool: Any, seats: Sequence[str], *, symmetric: bool = True,
+    def from_pool(cls, pool: PoolLike, seats: Sequence[str], *, symmetric: bool = True,
                   seat_roles: Mapping[str, str] | None = None, config: EvaluationConfig | None = None,
                   rule: str | SelectionRule | None = None, system: RatingSystem | None = None,
                   record: bool = True) -> Evaluator:
@@ -613,8 +335,7 @@ class Evaluator:
         if (play is None) == (play_batch is None):
             raise ValueError("give exactly one of play and play_batch")
         budget = self.config.budget if budget is None else budget
-        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
-            raise ValueError(f"budget must be an integer >= 0, got {budget!r}")
+        check_range("budget", budget, low=0, integer=True, form=ARGUMENT, error=ValueError)
         results: list[MatchResult] = []
         while len(results) < budget:
             batch = [self.next_seating() for _ in range(min(self.config.batch, budget - len(results)))]

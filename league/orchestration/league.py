@@ -26,9 +26,11 @@ from typing import Any, TextIO
 
 import envs
 from league.config import RunConfig
-from league.errors import ConfigError
+from league.errors import ConfigError, MissingWeightsError
 from league.evaluation.evaluator import Evaluator
 from league.evaluation.matches import LocalBackend, MatchBackend
+from league.population.metagame import (measure_seatings, merge_tallies, population_policy, seatings_to_measure,
+                                        support_seatings)
 from league.population.opponents import MemberLoader
 from league.orchestration.phase import setup_turn
 from league.orchestration.plan import RunState, Turn, derive_seed, plan_turns
@@ -113,6 +115,24 @@ class League:
             self.pool.add(role, {}, spec=spec, hparams={"anchor": "uniform_random"}, step=0, anchor=True,
                           state=self._commit(turn=0, stage="start", steps=0))
 
+    def start_member(self, role: str) -> Member | None:
+        """The member a rotation turn of ``role`` trains from (``learner.start``; None: fresh weights)."""
+        start = self.config.learner.start
+        if start == "fresh":
+            return None
+        if start == "best":
+            return self.best_member(role)
+        # The newest snapshot, even if pruning retired it: the learner continues regardless of
+        # what the league thinks of its last snapshot; one whose weights were deleted cannot.
+        for member in sorted((m for m in self.pool.members(role) if not m.anchor),
+                             key=lambda m: m.version, reverse=True):
+            try:
+                self.pool.weights(member.id)
+            except MissingWeightsError:
+                continue
+            return member
+        return None
+
     def best_member(self, role: str) -> Member | None:
         """The role's active non-anchor member with the highest conservative rating."""
         trained = [m for m in self.pool.active(role) if not m.anchor]
@@ -127,17 +147,19 @@ class League:
 
     def _train(self, turn: Turn) -> None:
         """Train the turn's role and commit its best checkpoint with the state "evaluate next"."""
-        start = self.best_member(turn.role) if turn.phase == "rotation" else None
+        start = self.start_member(turn.role) if turn.phase == "rotation" else None
         left_steps, left_secs = self._budget_left(self.state.steps)
         setup = setup_turn(self.config, self.game, self.pool, self.ratings, turn, start=start,
                            left_steps=left_steps, left_seconds=left_secs, env_factory=self.env_factory,
                            metrics_path=self.metrics_path)
         result = setup.train()
         steps = self.state.steps + result.steps
-        best = result.best_evaluation
+        last = self.config.learner.snapshot == "last"
+        best = result.last_evaluation if last else result.best_evaluation
+        weights = result.last_weights if last else result.best_weights
         after = self._commit(turn=turn.index, stage="evaluate", steps=steps,
                              matches_before=len(self.pool.matches()))
-        if start is not None and result.best_step == 0:
+        if not last and start is not None and result.best_step == 0:
             # The starting member stayed the best checkpoint: it is in the pool
             # already, and a copy would only split its games and its rating.
             self.pool.set_state(after)
@@ -145,7 +167,7 @@ class League:
                      f"in {result.steps} steps; nothing added")
             return
         member = self.pool.add(
-            turn.role, result.best_weights, spec=result.spec,
+            turn.role, weights, spec=result.spec,
             hparams={**setup.hparams, "turn": turn.index, "phase": turn.phase, "rotation": turn.rotation,
                      "train_steps": result.steps, "stop_reason": result.stop_reason,
                      "eval_score": None if best is None else best.score,
@@ -176,6 +198,31 @@ class League:
         evaluator.run(budget=budget, play_batch=lambda seatings: self.backend.play(
             seatings, [s.seed for s in seatings]))
 
+    def _population(self, turn: Turn) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
+        """Measure the active population's new seatings and solve its population policy."""
+        cfg = self.config.population
+        members = {role: self.pool.active(role) for role in self.roles}
+        tally = dict(self.state.tally or {})
+        todo = seatings_to_measure(members, tally, cfg.max_seatings)
+        if todo:
+            tally.update(measure_seatings(self.game, self.roles, todo, MemberLoader(self.pool),
+                                          episodes=cfg.episodes, seed=derive_seed(self.config.seed, 6, turn.index)))
+        population = population_policy(members, tally, cfg)
+        if cfg.support_episodes > 0:
+            top_up = support_seatings(members, population, tally, cfg)
+            for k, ids in enumerate(top_up):
+                done = int(tally[",".join(map(str, ids))][0])
+                more = measure_seatings(self.game, self.roles, [ids], MemberLoader(self.pool),
+                                        episodes=cfg.support_episodes - done,
+                                        seed=derive_seed(self.config.seed, 7, turn.index, k, done))
+                tally = merge_tallies(tally, more)
+            if top_up:
+                population = population_policy(members, tally, cfg)
+        shown = "; ".join(f"{role}: " + ", ".join(f"{k}:{w:.2f}" for k, w in mix.items() if w >= 0.01)
+                          for role, mix in population.items())
+        self.say(f"  population policy ({cfg.solver}, {len(todo)} new seatings): {shown}")
+        return population, tally
+
     def _prune(self, turn: Turn) -> list[tuple[int, str]]:
         cfg = self.config.pruning
         return prune(self.pool, cfg.rules, min_games=cfg.min_games, delete_weights=cfg.delete_weights, config=cfg)
@@ -203,7 +250,9 @@ class League:
             self._evaluate(turn, done)
             for member_id, reason in self._prune(turn):
                 self.say(f"  retired member {member_id}: {reason}")
-            self.pool.set_state(self._commit(turn=turn.index + 1, stage="start"))
+            population, tally = self._population(turn)
+            self.pool.set_state(self._commit(turn=turn.index + 1, stage="start", population=population,
+                                             tally=tally))
             if self.on_turn is not None:
                 self.on_turn(self, turn)
         finished = self.state.turn >= len(self.turns)

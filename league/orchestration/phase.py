@@ -21,7 +21,7 @@ import envs
 from envs import Game
 from league.training.callbacks import CSVLogger, EvalCallback
 from league.config import PhaseConfig, RunConfig
-from league.evaluation.evaluator import PayoffTable
+from ratings import PayoffTable
 from league.training.hparams import config_from_hparams, sample_hparams
 from league.population.opponents import PoolOpponents
 from league.orchestration.plan import Turn, derive_seed
@@ -31,7 +31,8 @@ from league.population.sampling import OpponentSampler
 from league.training.trainer import StopRules, TrainResult, train
 from ratings import TrueSkillSystem
 
-__all__ = ["TurnSetup", "setup_turn", "phase_config", "role_hparams", "stop_rules", "opponent_source"]
+__all__ = ["TurnSetup", "setup_turn", "phase_config", "role_hparams", "stop_rules", "opponent_source",
+           "judge_source"]
 
 
 def phase_config(config: RunConfig, turn: Turn) -> PhaseConfig:
@@ -61,11 +62,34 @@ def opponent_source(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkil
     if turn.phase == "bootstrap":
         anchors = {role: [m for m in pool.active(role) if m.anchor] for role in dict.fromkeys(roles.values())}
         return PoolOpponents(pool, roles, lambda ms: np.full(len(ms), 1.0 / len(ms)), candidates=anchors)
+    population = pool.state.get("population")
+    if config.learner.opponents == "population" and population:
+        # PSRO: the other roles' population policy, as solved after the last turn.
+        def weigh(ms: list[Member]) -> np.ndarray:
+            w = np.array([max(population.get(m.role, {}).get(str(m.id), 0.0), 0.0) for m in ms])
+            return w / w.sum() if w.sum() > 0 else np.full(len(ms), 1.0 / len(ms))
+
+        return PoolOpponents(pool, roles, weigh)
     payoff = PayoffTable.from_matches(pool.matches())
     sampler = OpponentSampler(config.sampling, model=ratings, payoff=payoff)
     me = learner if learner is not None else dataclasses.replace(
         pool.active(turn.role)[0], mu=config.ratings.mu, sigma=config.ratings.sigma)
     return PoolOpponents(pool, roles, lambda ms: sampler.probabilities(me, ms, learner_id=me.id))
+
+
+def judge_source(config: RunConfig, game: Game, pool: Pool, turn: Turn, training: PoolOpponents) -> PoolOpponents:
+    """What a turn's checkpoints are judged against (``learner.judge``).
+
+    ``population``: every active member of the other roles, anchors included, uniformly: a
+    broad set fixed for the turn, so a checkpoint cannot look better by beating only the few
+    members the training sample favours.  ``opponents``: the training sample itself.  The
+    bootstrap has only the anchors either way.
+    """
+    if config.learner.judge == "opponents" or turn.phase == "bootstrap":
+        return training
+    roles = {s: game.roles[s] for s in game.seats}
+    others = {role: pool.active(role) for role in dict.fromkeys(roles.values())}
+    return PoolOpponents(pool, roles, lambda ms: np.full(len(ms), 1.0 / len(ms)), candidates=others)
 
 
 @dataclass
@@ -109,12 +133,11 @@ def setup_turn(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkillSyst
     init = dict(pool.weights(start.id)) if start is not None else None
     source = opponent_source(config, game, pool, ratings, turn, start)
     env = env_factory(game, seat, source, ppo.n_envs, seed=seed, cache_size=config.cache_size)
-    # Evaluate against the same kind of opponents the turn trains against, with a fixed
-    # seed so successive evaluations differ only by the policy.
-    eval_env = envs.SelfPlayVecEnv(game, seat, source, min(ppo.n_envs, 16), seed=seed + 1,
-                                   cache_size=config.cache_size)
+    # A fixed seed, so successive evaluations differ only by the policy.
+    eval_env = envs.SelfPlayVecEnv(game, seat, judge_source(config, game, pool, turn, source),
+                                   min(ppo.n_envs, 16), seed=seed + 1, cache_size=config.cache_size)
     evaluation = EvalCallback(eval_env, episodes=phase.eval_episodes, every=phase.eval_every, greedy=False,
-                              seed=seed + 2, at_start=start is not None)
+                              seed=seed + 2, at_start=start is not None, score_by=config.learner.score)
     logger = CSVLogger(metrics_path, append=True,
                        columns={"turn": turn.index, "phase": turn.phase, "rotation": turn.rotation,
                                 "role": turn.role})

@@ -76,6 +76,10 @@ class RunState:
     """Wall seconds spent on the run, over every session."""
     done: bool | None = None
     """Set when a session ends: True if every turn is done, False if a budget stopped the run."""
+    population: dict[str, dict[str, float]] | None = None
+    """Each role's population policy after the last finished turn: ``{role: {member id: weight}}``."""
+    tally: dict[str, list[float]] | None = None
+    """The measured seatings behind it (``league.population.metagame.Tally``)."""
 
     def __post_init__(self) -> None:
         if self.stage not in ("start", "evaluate"):

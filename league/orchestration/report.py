@@ -24,7 +24,7 @@ import envs
 from envs.opponents import FixedOpponents
 from league.training.callbacks import EvalCallback, Evaluation
 from league.errors import PoolError
-from league.evaluation.evaluator import PayoffTable
+from ratings import PayoffTable
 from league.orchestration.plan import derive_seed
 from league.models import load_network
 from ratings.export import to_html, to_markdown
@@ -127,8 +127,12 @@ def write_report(league: League, out: Path) -> str:
     """Measure win rates against the anchors, write the leaderboards; returns the Markdown."""
     pool = league.pool
     measured = win_rates_vs_anchor(league, league.config.report.anchor_episodes)
-    extra = {mid: {"win_vs_random": ev.win_rate, "return_vs_random": ev.mean_return}
-             for mid, ev in measured.items()}
+    extra: dict[int, dict[str, Any]] = {mid: {"win_vs_random": ev.win_rate, "return_vs_random": ev.mean_return}
+                                        for mid, ev in measured.items()}
+    # The league's answer: each role's population policy (its members' weights) beside the ratings.
+    for role, mix in (pool.state.get("population") or {}).items():
+        for mid, weight in mix.items():
+            extra.setdefault(int(mid), {})["population_weight"] = weight
     members = pool.members()
     title = f"League leaderboard: {pool.game}"
     md = to_markdown(members, extra=extra, roles=list(pool.roles), title=title)

@@ -1,7 +1,8 @@
 """The on-disk format of a pool's ``index.h5``: layout, commit record, reading and rebuilding.
 
-``league.pool`` holds the logic (what a member is, what each operation writes); this module
-holds only how the index is laid out in HDF5, so the format can be read in one place.
+The rest of ``league.pool`` holds the logic (what a member is, what each operation writes, how
+readers follow and how a dead writer's index is rebuilt); this module holds only how the index
+is laid out in HDF5, so the format can be read in one place.
 
 Layout (every object is created before the writer turns SWMR on; afterwards the writer only
 resizes these datasets and overwrites their elements, which is all SWMR allows)::
@@ -34,6 +35,7 @@ import numpy as np
 from league.errors import PoolCorruptError, PoolError, PoolVersionError
 
 __all__ = [
+    "INDEX_FILE",
     "SCHEMA_VERSION",
     "MEMBER_DTYPE",
     "MATCH_DTYPE",
@@ -56,6 +58,7 @@ __all__ = [
     "write_index",
 ]
 
+INDEX_FILE = "index.h5"   # the index's name in a pool directory
 SCHEMA_VERSION = 1
 
 # Rows are fixed-size so a row is one element of a chunked dataset.  Integer ids; -1 = none.

@@ -23,15 +23,15 @@ ones (they stay in the all index) and optionally deletes their weights files.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
+from league.checks import ARGUMENT, check_range
 from league.errors import ConfigError
 from league.lookup import resolve
 from league.population.sampling import Candidate
+from league.protocols import PoolLike
 
 __all__ = [
     "PrunableMember",
@@ -81,12 +81,8 @@ class PruningConfig:
             if name not in RULES:
                 raise ConfigError(f"pruning.rules = {self.rules!r}: {name!r} is not one of {rule_names()}")
         for key, low in (("min_games", 0), ("bottom_k", 0), ("max_age", 0), ("cap", 1)):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"pruning.{key} = {value!r}: expected an integer >= {low}")
-        if isinstance(self.floor, bool) or not isinstance(self.floor, (int, float)) \
-                or not math.isfinite(self.floor):
-            raise ConfigError(f"pruning.floor = {self.floor!r}: expected a finite number")
+            check_range(f"pruning.{key}", getattr(self, key), low=low, integer=True)
+        check_range("pruning.floor", self.floor)
         if not isinstance(self.delete_weights, bool):
             raise ConfigError(f"pruning.delete_weights = {self.delete_weights!r}: expected true or false")
 
@@ -204,8 +200,7 @@ def select(members: Sequence[PrunableMember], rules: Sequence[str | Rule] | str 
     """
     config = PruningConfig() if config is None else config
     min_games = config.min_games if min_games is None else min_games
-    if isinstance(min_games, bool) or not isinstance(min_games, int) or min_games < 0:
-        raise ValueError(f"min_games must be an integer >= 0, got {min_games!r}")
+    check_range("min_games", min_games, low=0, integer=True, form=ARGUMENT, error=ValueError)
     if min_games != config.min_games:
         # Rules that rank candidates (bottom_k, cap) must see the same eligibility as the filter.
         config = dataclasses.replace(config, min_games=min_games)
@@ -225,16 +220,6 @@ def select(members: Sequence[PrunableMember], rules: Sequence[str | Rule] | str 
                 continue
             chosen[member_id] = reason
     return sorted(chosen.items())
-
-
-class PoolLike(Protocol):
-    """The part of ``league.pool.Pool`` pruning uses."""
-
-    def active(self, role: str | None = None) -> list[Any]: ...
-
-    def retire(self, member_id: int, reason: str) -> Any: ...
-
-    def delete_weights(self, member_id: int) -> None: ...
 
 
 def prune(pool: PoolLike, rules: Sequence[str | Rule] | str | Rule, *, min_games: int,

@@ -18,7 +18,7 @@ valid ones.
                    the window)
 =================  ====================================================================
 
-``x`` comes from the ratings (the rating system's ``win_probability`` on ``(mu, sigma)``; DESIGN
+``x`` comes from the ratings (the rating system's ``win_probability`` on ``(mu, sigma)``; docs/design.md
 says sampling weights use ``mu``, never the conservative rating) or, for a pair that has played at
 least ``min_games`` games, from the empirical payoff table the evaluator keeps.
 
@@ -36,6 +36,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from league.checks import check_range
 from league.lookup import resolve
 from league.errors import ConfigError
 from ratings import Rating, TrueSkillSystem
@@ -137,37 +138,17 @@ class SamplingConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.scheme, str) or self.scheme not in SCHEMES:
             raise ConfigError(f"sampling.scheme = {self.scheme!r}: expected one of {scheme_names()}")
-        _check_number("sampling.p", self.p, low=0.0, low_open=True)
-        _check_int("sampling.window", self.window, low=1)
-        _check_number("sampling.latest_prob", self.latest_prob, low=0.0, high=1.0)
+        check_range("sampling.p", self.p, low=0.0, low_open=True)
+        check_range("sampling.window", self.window, low=1, integer=True)
+        check_range("sampling.latest_prob", self.latest_prob, low=0.0, high=1.0)
         for name in ("self_play", "pfsp", "verification"):
-            _check_number(f"sampling.{name}", getattr(self, name), low=0.0, high=1.0)
+            check_range(f"sampling.{name}", getattr(self, name), low=0.0, high=1.0)
         total = self.self_play + self.pfsp + self.verification
         if not math.isclose(total, 1.0, abs_tol=1e-9):
             raise ConfigError(
                 f"sampling.self_play + sampling.pfsp + sampling.verification = {total!r}: "
                 f"expected the three shares to sum to 1")
-        _check_int("sampling.min_games", self.min_games, low=0)
-
-
-def _check_number(key: str, value: object, *, low: float | None = None, high: float | None = None,
-                  low_open: bool = False) -> None:
-    """ConfigError naming ``key`` unless ``value`` is a finite real in the given range."""
-    bounds = (f"{'>' if low_open else '>='} {low}" if low is not None else "") + \
-        (f"{' and ' if low is not None else ''}<= {high}" if high is not None else "")
-    what = f"a finite number {bounds}".strip()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{key} = {value!r}: expected {what}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ConfigError(f"{key} = {value!r}: expected {what}")
-    if high is not None and value > high:
-        raise ConfigError(f"{key} = {value!r}: expected {what}")
-
-
-def _check_int(key: str, value: object, *, low: int) -> None:
-    """ConfigError naming ``key`` unless ``value`` is an int >= ``low``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{key} = {value!r}: expected an integer >= {low}")
+        check_range("sampling.min_games", self.min_games, low=0, integer=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,11 +17,12 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Literal, Protocol
 
 import numpy as np
 import torch
 
+from league.checks import INVALID, check_range
 from league.errors import ConfigError
 from league.models import ActorCritic, masked_logits
 from league.training.ppo import VecEnv, learner_result, sample_actions
@@ -50,10 +51,15 @@ class Evaluation:
     draw_rate: float
     loss_rate: float
     mean_return: float
+    score_by: Literal["outcome", "return"] = "outcome"
+    """What ``score`` is: points per game (``outcome``) or the mean return (``return``)."""
 
     @property
     def score(self) -> float:
-        """Points per game, win 1, draw 1/2, loss 0: what "best" and "improved" mean."""
+        """What "best" and "improved" mean: points per game (win 1, draw 1/2, loss 0), or the
+        mean return where returns carry more than the outcome (chips in poker)."""
+        if self.score_by == "return":
+            return self.mean_return
         return self.win_rate + 0.5 * self.draw_rate
 
 
@@ -100,11 +106,11 @@ class EvalCallback:
     """
 
     def __init__(self, env: VecEnv, *, episodes: int = 100, every: int = 10_000, greedy: bool = True,
-                 seed: int = 12345, at_start: bool = False, at_end: bool = True):
-        if episodes < 1:
-            raise ConfigError(f"EvalCallback episodes = {episodes!r} is invalid; expected a positive integer")
-        if every < 1:
-            raise ConfigError(f"EvalCallback every = {every!r} is invalid; expected a positive number of steps")
+                 seed: int = 12345, at_start: bool = False, at_end: bool = True,
+                 score_by: Literal["outcome", "return"] = "outcome"):
+        check_range("EvalCallback episodes", episodes, low=1, integer=True, accepted="a positive integer",
+                    form=INVALID)
+        check_range("EvalCallback every", every, low=1, accepted="a positive number of steps", form=INVALID)
         self.env = env
         self.episodes = int(episodes)
         self.every = int(every)
@@ -116,6 +122,10 @@ class EvalCallback:
         """Also evaluate the starting weights (worth it when they come from an earlier run)."""
         self.at_end = at_end
         """Also evaluate the final weights when the last scheduled evaluation was earlier."""
+        if score_by not in ("outcome", "return"):
+            raise ConfigError(f"EvalCallback score_by = {score_by!r} is invalid; expected 'outcome' or 'return'")
+        self.score_by = score_by
+        """What an evaluation's ``score`` is (see ``Evaluation.score_by``)."""
 
     @classmethod
     def vs_reference(cls, game: Any, learner_seat: str, reference: str = "random", *, n_envs: int = 10,
@@ -156,13 +166,14 @@ class EvalCallback:
         net.eval()
         try:
             with torch.inference_mode():
-                return play_episodes(self.env, act, self.episodes, seed=self.seed, step=step)
+                return play_episodes(self.env, act, self.episodes, seed=self.seed, step=step,
+                                     score_by=self.score_by)
         finally:
             net.train(was_training)
 
 
 def play_episodes(env: VecEnv, act: Callable[[np.ndarray, np.ndarray | None], np.ndarray], episodes: int, *,
-                  seed: int, step: int = 0) -> Evaluation:
+                  seed: int, step: int = 0, score_by: Literal["outcome", "return"] = "outcome") -> Evaluation:
     """Play ``episodes`` episodes on ``env`` with ``act(obs, mask) -> actions`` and summarise them.
 
     Any policy can be measured this way (the benchmark runs Stable-Baselines3 models through
@@ -189,7 +200,7 @@ def play_episodes(env: VecEnv, act: Callable[[np.ndarray, np.ndarray | None], np
     res = np.asarray(results)
     return Evaluation(step=int(step), episodes=len(results), win_rate=float(np.mean(res > 0)),
                       draw_rate=float(np.mean(res == 0)), loss_rate=float(np.mean(res < 0)),
-                      mean_return=float(np.mean(returns)))
+                      mean_return=float(np.mean(returns)), score_by=score_by)
 
 
 class BestCheckpoint:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from league.errors import ConfigError
+from league.checks import INVALID, bad_value
 from league.models import _ACTIVATIONS, mlp_spec
 from league.training.ppo import PPOConfig
 
@@ -66,8 +66,8 @@ class HParamRanges:
         if not self.activation or any(a not in _ACTIVATIONS for a in self.activation):
             raise self._bad("activation", f"a non-empty list of {sorted(_ACTIVATIONS)}")
 
-    def _bad(self, name: str, accepted: str) -> ConfigError:
-        return ConfigError(f"HParamRanges.{name} = {getattr(self, name)!r} is invalid; expected {accepted}")
+    def _bad(self, name: str, accepted: str) -> Exception:
+        return bad_value(f"HParamRanges.{name}", getattr(self, name), accepted, form=INVALID)
 
     def _pair(self, name: str) -> None:
         value = getattr(self, name)

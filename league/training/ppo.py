@@ -24,7 +24,6 @@ this library ships end only by termination, so this costs nothing there.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from league.checks import INVALID, bad_value, check_range
 from league.errors import ConfigError
 from league.models import ActorCritic, _ACTIVATIONS, build_network, load_network, masked_logits, mlp_spec
 
@@ -101,31 +101,37 @@ class PPOConfig:
         # Accept lists (from TOML / JSON) but store a tuple so the config stays hashable.
         if isinstance(self.hidden, list):
             object.__setattr__(self, "hidden", tuple(self.hidden))
-        _check(self, "lr", self.lr > 0 and math.isfinite(self.lr), "a positive finite float")
+        check_range("PPOConfig.lr", self.lr, low=0.0, low_open=True, accepted="a positive finite float", form=INVALID)
         for name in ("n_envs", "n_steps", "epochs", "minibatches"):
-            value = getattr(self, name)
-            _check(self, name, isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-                   "a positive integer")
-        _check(self, "gamma", 0.0 <= self.gamma <= 1.0, "a float in [0, 1]")
-        _check(self, "gae_lambda", 0.0 <= self.gae_lambda <= 1.0, "a float in [0, 1]")
-        _check(self, "clip_coef", self.clip_coef > 0, "a positive float")
+            check_range(f"PPOConfig.{name}", getattr(self, name), low=1, integer=True,
+                        accepted="a positive integer", form=INVALID)
+        for name in ("gamma", "gae_lambda"):
+            check_range(f"PPOConfig.{name}", getattr(self, name), low=0.0, high=1.0,
+                        accepted="a float in [0, 1]", form=INVALID)
+        # An infinite clip range or gradient norm means no clipping, so those stay allowed.
+        check_range("PPOConfig.clip_coef", self.clip_coef, low=0.0, low_open=True, finite=False,
+                    accepted="a positive float", form=INVALID)
         for name in ("ent_coef", "vf_coef"):
-            _check(self, name, getattr(self, name) >= 0 and math.isfinite(getattr(self, name)),
-                   "a non-negative finite float")
-        _check(self, "max_grad_norm", self.max_grad_norm > 0, "a positive float")
-        _check(self, "target_kl", self.target_kl is None or self.target_kl > 0, "None or a positive float")
-        _check(self, "hidden", isinstance(self.hidden, tuple) and len(self.hidden) >= 1
-               and all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden),
-               "a non-empty list of positive integers")
-        _check(self, "activation", self.activation in _ACTIVATIONS, f"one of {sorted(_ACTIVATIONS)}")
-        _check(self, "device", isinstance(self.device, str)
-               and (self.device in ("cpu", "auto") or self.device.split(":")[0] == "cuda"),
-               "'cpu', 'cuda', 'cuda:N' or 'auto'")
-        _check(self, "seed", isinstance(self.seed, int) and not isinstance(self.seed, bool), "an integer")
-        _check(self, "torch_threads", self.torch_threads is None
-               or (isinstance(self.torch_threads, int) and self.torch_threads >= 1), "None or a positive integer")
-        _check(self, "minibatches", self.batch_size % self.minibatches == 0,
-               f"a divisor of n_envs * n_steps = {self.batch_size}")
+            check_range(f"PPOConfig.{name}", getattr(self, name), low=0.0,
+                        accepted="a non-negative finite float", form=INVALID)
+        check_range("PPOConfig.max_grad_norm", self.max_grad_norm, low=0.0, low_open=True, finite=False,
+                    accepted="a positive float", form=INVALID)
+        check_range("PPOConfig.target_kl", self.target_kl, low=0.0, low_open=True, finite=False, optional=True,
+                    accepted="None or a positive float", form=INVALID)
+        if not (isinstance(self.hidden, tuple) and len(self.hidden) >= 1
+                and all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden)):
+            raise bad_value("PPOConfig.hidden", self.hidden, "a non-empty list of positive integers", form=INVALID)
+        if self.activation not in _ACTIVATIONS:
+            raise bad_value("PPOConfig.activation", self.activation, f"one of {sorted(_ACTIVATIONS)}", form=INVALID)
+        if not (isinstance(self.device, str)
+                and (self.device in ("cpu", "auto") or self.device.split(":")[0] == "cuda")):
+            raise bad_value("PPOConfig.device", self.device, "'cpu', 'cuda', 'cuda:N' or 'auto'", form=INVALID)
+        check_range("PPOConfig.seed", self.seed, integer=True, accepted="an integer", form=INVALID)
+        check_range("PPOConfig.torch_threads", self.torch_threads, low=1, integer=True, optional=True,
+                    accepted="None or a positive integer", form=INVALID)
+        if self.batch_size % self.minibatches != 0:
+            raise bad_value("PPOConfig.minibatches", self.minibatches,
+                            f"a divisor of n_envs * n_steps = {self.batch_size}", form=INVALID)
 
     @property
     def batch_size(self) -> int:
@@ -144,11 +150,6 @@ class PPOConfig:
         if unknown:
             raise ConfigError(f"unknown PPOConfig field(s) {unknown}; valid fields: {sorted(names)}")
         return dataclasses.replace(self, **changes)
-
-
-def _check(config: PPOConfig, name: str, ok: bool, accepted: str) -> None:
-    if not ok:
-        raise ConfigError(f"PPOConfig.{name} = {getattr(config, name)!r} is invalid; expected {accepted}")
 
 
 class VecEnv(Protocol):

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from league.checks import INVALID, check_range
 from league.training.callbacks import BestCheckpoint, Callback, EvalCallback, Evaluation, TrainEvent, event_row
 from league.errors import ConfigError
 from league.training.ppo import PPO, PPOConfig, VecEnv
@@ -65,21 +66,20 @@ class StopRules:
     """Do not start an update that the last update's duration says would end past this wall time."""
 
     def __post_init__(self) -> None:
-        def bad(name: str, accepted: str) -> ConfigError:
-            return ConfigError(f"StopRules.{name} = {getattr(self, name)!r} is invalid; expected {accepted}")
-
-        if self.win_rate is not None and not 0.0 <= self.win_rate <= 1.0:
-            raise bad("win_rate", "None or a float in [0, 1]")
-        if self.mean_return is not None and not math.isfinite(self.mean_return):
-            raise bad("mean_return", "None or a finite float")
-        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
-            raise bad("patience", "None or a positive integer")
-        if not self.min_delta >= 0:
-            raise bad("min_delta", "a non-negative float")
-        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
-            raise bad("max_steps", "None or a positive integer")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            raise bad("max_seconds", "None or a positive number of seconds")
+        check_range("StopRules.win_rate", self.win_rate, low=0.0, high=1.0, optional=True,
+                    accepted="None or a float in [0, 1]", form=INVALID)
+        check_range("StopRules.mean_return", self.mean_return, optional=True,
+                    accepted="None or a finite float", form=INVALID)
+        check_range("StopRules.patience", self.patience, low=1, integer=True, optional=True,
+                    accepted="None or a positive integer", form=INVALID)
+        # max_seconds = inf (no time limit) and min_delta = inf (no evaluation counts as an
+        # improvement) mean something, so they stay allowed.
+        check_range("StopRules.min_delta", self.min_delta, low=0.0, finite=False,
+                    accepted="a non-negative float", form=INVALID)
+        check_range("StopRules.max_steps", self.max_steps, low=1, integer=True, optional=True,
+                    accepted="None or a positive integer", form=INVALID)
+        check_range("StopRules.max_seconds", self.max_seconds, low=0.0, low_open=True, finite=False, optional=True,
+                    accepted="None or a positive number of seconds", form=INVALID)
         if self.max_steps is None and self.max_seconds is None:
             raise ConfigError("StopRules needs max_steps or max_seconds (or both) so that training always ends; "
                               "got neither")
