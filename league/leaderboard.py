@@ -1,24 +1,32 @@
-"""``python -m league.leaderboard POOL_DIR [--format md|csv|json|html] [--output FILE] [--elo]``.
+"""``python -m league.leaderboard POOL_DIR [--format md|csv|json|html] [--output FILE] [--elo]
+[--refit [--beta X] [--draw-probability P]]``.
 
 Opens the pool read-only (safe while a league is writing it) and renders every member, grouped
-by role, best conservative rating first.  Errors about the pool or the output file print one
-line on stderr and exit with status 2.
+by role, best conservative rating first.  ``--refit`` recomputes every rating from the match log
+with TrueSkill's beta and draw probability fitted to it by maximum likelihood
+(``ratings.fit_trueskill``), or set with ``--beta`` / ``--draw-probability``; the values used
+go in the title and in one line on stderr.  Errors about the pool, the arguments or the output
+file print one line on stderr and exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from league.errors import LeagueError
 from league.pool import Pool
 from ratings.elo import Elo
 from ratings.export import FORMATS, render
-from ratings.replay import replay_elo
+from ratings.fit import TrueSkillFit, fit_trueskill
+from ratings.replay import replay_elo, replay_trueskill
+from ratings.trueskill_system import TrueSkillSystem
 
 __all__ = ["main", "build_parser"]
 
@@ -38,7 +46,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--elo", action="store_true",
                         help="add an 'elo' column: Elo (K=32, from 1500) recomputed from the match log, "
                              "for comparison with the literature")
+    parser.add_argument("--refit", action="store_true",
+                        help="recompute every rating from the match log with TrueSkill's beta and draw "
+                             "probability fitted to it by maximum likelihood (the pool is not changed)")
+    parser.add_argument("--beta", type=float, default=None, metavar="X",
+                        help="with --refit: use this beta (performance noise, > 0) instead of fitting it")
+    parser.add_argument("--draw-probability", type=float, default=None, metavar="P",
+                        help="with --refit: use this draw probability (in [0, 1)) instead of fitting it")
     return parser
+
+
+def _check_refit_args(args: argparse.Namespace) -> str | None:
+    """What is wrong with the --refit options, or None."""
+    if not args.refit and (args.beta is not None or args.draw_probability is not None):
+        return "--beta and --draw-probability need --refit"
+    if args.beta is not None and not (math.isfinite(args.beta) and args.beta > 0):
+        return f"--beta must be a finite number > 0, got {args.beta!r}"
+    if args.draw_probability is not None and not 0.0 <= args.draw_probability < 1.0:
+        return f"--draw-probability must be in [0, 1), got {args.draw_probability!r}"
+    return None
+
+
+def _refit(members: Sequence[Any], matches: Sequence[Any], prior: TrueSkillSystem,
+           beta: float | None, draw_probability: float | None) -> tuple[list[dict[str, Any]], TrueSkillFit]:
+    """Leaderboard rows with every rating replayed from the log under the fitted (or given) settings."""
+    fit = fit_trueskill(matches, prior, beta=beta, draw_probability=draw_probability)
+    ratings = replay_trueskill(matches, fit.system(prior), initial={m.id: prior.new_rating() for m in members})
+    # Counted from the log too, so every column of a row describes the same replay.
+    games = Counter(i for match in matches for i in set(match.member_ids))
+    rows = [{"role": m.role, "version": m.version, "id": m.id, "mu": ratings[m.id].mu,
+             "sigma": ratings[m.id].sigma, "games": games[m.id], "active": m.active, "anchor": m.anchor}
+            for m in members]
+    return rows, fit
+
+
+def _refit_note(fit: TrueSkillFit, n_matches: int, beta: float | None, draw_probability: float | None,
+                draw_source: str) -> str:
+    beta_how = "given" if beta is not None else "fitted"
+    draw_how = "given" if draw_probability is not None else draw_source
+    return (f"TrueSkill refit on {n_matches} matches: beta={fit.beta:.4g} ({beta_how}), "
+            f"draw_probability={fit.draw_probability:.4g} ({draw_how}), "
+            f"predictive log-likelihood={fit.log_likelihood:.2f}")
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -57,17 +105,24 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command and return its exit status: 0 ok, 2 unreadable pool or unwritable output.
+    """Run the command and return its exit status: 0 ok, 2 unreadable pool, bad --refit options,
+    a log that cannot be refitted, or unwritable output.
 
     Usage errors (and ``--help``) leave through argparse's ``SystemExit`` (status 2, resp. 0).
     """
     args = build_parser().parse_args(argv)
+    problem = _check_refit_args(args)
+    if problem is not None:
+        print(f"{_PROG}: error: {problem}", file=sys.stderr)
+        return 2
     try:
         with Pool.open(args.pool, mode="r") as pool:
             members = pool.members()
             roles = list(pool.roles)
             game = pool.game
-            matches = pool.matches() if args.elo else []
+            matches = pool.matches() if args.elo or args.refit else []
+            # The pool keeps the prior, not the run's tau: 0, the default for frozen checkpoints.
+            prior = TrueSkillSystem(mu=pool.initial_mu, sigma=pool.initial_sigma)
     except LeagueError as e:
         print(f"{_PROG}: error: {e}", file=sys.stderr)
         return 2
@@ -76,7 +131,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         elo = Elo()
         ratings = replay_elo(matches, elo, initial={m.id: elo.initial for m in members})
         extra = {m.id: {"elo": ratings[m.id]} for m in members}
-    text = render(members, args.format, roles=roles, extra=extra, title=f"Leaderboard: {game}")
+    items: Sequence[Any] = members
+    title = f"Leaderboard: {game}"
+    if args.refit:
+        try:
+            items, fit = _refit(members, matches, prior, args.beta, args.draw_probability)
+        except ValueError as e:
+            print(f"{_PROG}: error: cannot refit: {e}", file=sys.stderr)
+            return 2
+        has_draw = any(len(set(m.ranks)) < len(m.ranks) for m in matches)
+        note = _refit_note(fit, len(matches), args.beta, args.draw_probability,
+                           "fitted" if has_draw else "no draws in the log")
+        title += f" ({note})"
+        print(f"{_PROG}: {note}", file=sys.stderr)
+    text = render(items, args.format, roles=roles, extra=extra, title=title)
     if args.output is None:
         try:
             sys.stdout.write(text)

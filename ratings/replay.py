@@ -9,7 +9,7 @@ the same rule the pool applies when it records the match.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ratings.elo import Elo
 from ratings.rating import Rating, check_rating
@@ -32,11 +32,14 @@ def _seating(match: Any, index: int) -> tuple[list[Any], list[Any]]:
 
 
 def replay_trueskill(matches: Iterable[Any], system: TrueSkillSystem,
-                     initial: Mapping[Any, Rating] | None = None) -> dict[Any, Rating]:
+                     initial: Mapping[Any, Rating] | None = None, *,
+                     observe: Callable[[Sequence[Rating], Sequence[Any]], None] | None = None,
+                     ) -> dict[Any, Rating]:
     """Final TrueSkill rating of every player in ``matches``, replayed in order.
 
     Players missing from ``initial`` start at ``system.new_rating()``.  The result also holds
-    every player of ``initial``, played or not.
+    every player of ``initial``, played or not.  ``observe(before, ranks)``, if given, sees each
+    match's seats' ratings before its update (``ratings.fit`` scores predictions with it).
     """
     ratings: dict[Any, Rating] = {k: check_rating(r, f"initial[{k!r}]") for k, r in (initial or {}).items()}
     for i, match in enumerate(matches):
@@ -46,6 +49,8 @@ def replay_trueskill(matches: Iterable[Any], system: TrueSkillSystem,
             after = system.rate_seats(before, ranks)
         except ValueError as e:
             raise ValueError(f"match {i}: {e}") from None
+        if observe is not None:
+            observe(before, ranks)
         ratings.update(zip(ids, after))  # later seats overwrite earlier ones: the pool's rule
     return ratings
 
