@@ -12,6 +12,9 @@ open + list-active + sample on big pools.
    the result; for 0.4 MB it does not, and a sync's own after-effects would).
    Run twice: with files on disk (what a league does; on a shared VM the disk's momentary
    throughput decides the 5M row) and on tmpfs (the cost of the method itself).
+   ``pool.weights`` checks each file's BLAKE2b digest (schema 2); the digest column is that
+   check alone (hashing the file's bytes, already in memory), so load minus digest is what an
+   unverified load costs.
 2. Fresh-process query: a new ``python -c`` process opens a pool of N members read-only, lists
    the active index, picks a random active member and loads its metadata (spec, hparams,
    created, rating).  Reported: in-process time from ``Pool.open`` to the sampled metadata, and
@@ -47,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from league.models import build_network, mlp_spec  # noqa: E402
 from league.pool import Pool  # noqa: E402
+from league.pool.weights import _hasher, weights_path  # noqa: E402
 
 NETS = {"~100k params": mlp_spec(64, 9, [192, 192]), "~5M params": mlp_spec(64, 9, [1536, 1536])}
 
@@ -78,7 +82,7 @@ def bench_save_load(tmp: Path, reps: dict[str, int], where: str) -> list[dict[st
         root = tmp / f"save_{n_params}"
         (root / "torch").mkdir(parents=True)
         n = reps[label]
-        t_save, p_save, t_load, p_load = [], [], [], []
+        t_save, p_save, t_load, p_load, p_hash = [], [], [], [], []
         with Pool.create(root / "pool", game="bench", roles=["learner"]) as pool:
             ids = []
             for i in range(n + 2):  # the first two warm up both paths
@@ -101,11 +105,42 @@ def bench_save_load(tmp: Path, reps: dict[str, int], where: str) -> list[dict[st
                 t = time.perf_counter()
                 pool.weights(ids[i])
                 p_load.append(time.perf_counter() - t)
+                data = weights_path(pool.path, ids[i]).read_bytes()
+                t = time.perf_counter()
+                h = _hasher()
+                h.update(data)
+                h.hexdigest()
+                p_hash.append(time.perf_counter() - t)
         row = {"net": f"{label} ({n_params:,})", "reps": n, "where": where}
         for name, samples in (("torch_save", t_save), ("pool_save", p_save),
-                              ("torch_load", t_load), ("pool_load", p_load)):
+                              ("torch_load", t_load), ("pool_load", p_load), ("digest", p_hash)):
             row[name] = _median_ms(samples[2:])
         out.append(row)
+    return out
+
+
+def bench_digests(reps: int = 10) -> list[tuple[str, float, float]]:
+    """Hash-only cost of candidate digests on the two networks' file sizes (ms, medians), from
+    memory: what choosing another digest would change in ``pool.weights``."""
+    import hashlib
+    import zlib
+    sizes = {label: sum(v.numel() * 4 for v in build_network(spec).state_dict().values())
+             for label, spec in NETS.items()}
+    algos = {"blake2b-128 (used)": lambda b: hashlib.blake2b(b, digest_size=16).digest(),
+             "sha256": lambda b: hashlib.sha256(b).digest(), "crc32 (zlib, not cryptographic)": zlib.crc32}
+    out = []
+    for name, fn in algos.items():
+        row = []
+        for n in sizes.values():
+            data = os.urandom(n)
+            fn(data)
+            ts = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                fn(data)
+                ts.append(time.perf_counter() - t)
+            row.append(_median_ms(ts))
+        out.append((name, *row))
     return out
 
 
@@ -157,18 +192,33 @@ def bench_queries(tmp: Path, sizes: list[int], runs: int, keep: float) -> list[d
     return out
 
 
-def table(saves: list[dict[str, object]], queries: list[dict[str, object]], note: str) -> str:
+def table(saves: list[dict[str, object]], queries: list[dict[str, object]], note: str,
+          digests: list[tuple[str, float, float]] | None = None) -> str:
     lines = [
         "# Pool I/O benchmark", "",
         f"`python benchmarks/pool_io.py` — {note}", "",
-        "## Member save and load (median ms; ratio = pool / torch; target <= 1.0x)", "",
-        "| network (params) | files on | reps | torch.save | pool.add | ratio | torch.load | pool.weights | ratio |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "## Member save and load (median ms; ratio = pool / torch; target: save <= 1.0x, "
+        "load with digest check <= 0.5x)", "",
+        "`pool.weights` includes the BLAKE2b-128 check of the whole file; `digest` is that check alone.", "",
+        "| network (params) | files on | reps | torch.save | pool.add | ratio | torch.load | pool.weights | ratio "
+        "| digest | load w/o digest | ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in saves:
+        bare = r['pool_load'] - r['digest']
         lines.append(f"| {r['net']} | {r['where']} | {r['reps']} | {r['torch_save']:.2f} | {r['pool_save']:.2f} | "
                      f"{r['pool_save'] / r['torch_save']:.2f}x | {r['torch_load']:.2f} | {r['pool_load']:.2f} | "
-                     f"{r['pool_load'] / r['torch_load']:.2f}x |")
+                     f"{r['pool_load'] / r['torch_load']:.2f}x | {r['digest']:.2f} | {bare:.2f} | "
+                     f"{bare / r['torch_load']:.2f}x |")
+    missed = [f"{r['net']} on {r['where']} ({r['pool_load'] / r['torch_load']:.2f}x)" for r in saves
+              if r['pool_load'] / r['torch_load'] > 0.5]
+    lines += ["", "Load bar (pool.weights with its digest check <= 0.5x torch.load): "
+              + ("met everywhere." if not missed else "not met for " + "; ".join(missed) + ".")]
+    if digests:
+        labels = list(NETS)
+        lines += ["", "## Digest alternatives: hashing one weights file from memory (median ms)", "",
+                  f"| digest | {labels[0]} | {labels[1]} |", "|---|---:|---:|"]
+        lines += [f"| {name} | {a:.2f} | {b:.2f} |" for name, a, b in digests]
     lines += [
         "", "## Fresh process: open + list active + sample one member's metadata "
         "(median ms; target <= 100 ms in-process at 100,000 members)", "",
@@ -202,10 +252,11 @@ def main() -> None:
             with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
                 saves += bench_save_load(Path(shm), reps, "tmpfs (RAM)")
         queries = bench_queries(Path(tmp), args.sizes, args.runs, args.keep)
+    digests = bench_digests()
     note = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (load average {load:.1f} "
             f"at start), Python {platform.python_version()}, torch {torch.__version__} (1 thread), "
             f"h5py {h5py.__version__} / HDF5 {h5py.version.hdf5_version}, scratch on local disk.")
-    text = table(saves, queries, note)
+    text = table(saves, queries, note, digests)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)

@@ -13,7 +13,7 @@ terms.  Worker start-up
 
     python benchmarks/ray_scaling.py [--games connect_four texas_holdem] [--matches 768] [--batch 128]
 
-Writes ``benchmarks/results/ray_scaling.md``.  Needs Ray (``pip install 'league[ray]'``).
+Writes ``benchmarks/results/ray_scaling.md``.  Needs Ray (``pip install -e '.[ray]'``).
 """
 
 from __future__ import annotations

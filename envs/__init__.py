@@ -9,11 +9,12 @@ from envs.match import Match, MatchEngine, MatchResult
 from envs.opponents import (FixedOpponents, MemberId, OpponentSource, Policy, PolicyCache,
                             ReferenceOpponents)
 from envs.reference import UniformRandomPolicy, sample_from_probs
-from envs.registry import games, make
+from envs.derive import from_pettingzoo
+from envs.registry import games, make, register
 from envs.selfplay import SelfPlayEnv, SelfPlayVecEnv
 
 __all__ = [
-    "make", "games", "Game", "Outcome", "ranks_from_returns",
+    "make", "games", "register", "from_pettingzoo", "Game", "Outcome", "ranks_from_returns",
     "SelfPlayEnv", "SelfPlayVecEnv", "Match", "MatchEngine", "MatchResult",
     "Policy", "OpponentSource", "MemberId", "PolicyCache", "FixedOpponents", "ReferenceOpponents",
     "UniformRandomPolicy", "sample_from_probs",

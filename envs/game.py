@@ -15,7 +15,7 @@ import numpy as np
 from envs.errors import GameConfigError
 from envs.opponents import MemberId, Policy
 
-__all__ = ["Game", "Outcome", "Encoder", "ranks_from_returns", "dict_obs_encoder",
+__all__ = ["Game", "Outcome", "Encoder", "ranks_from_returns", "team_ranks", "dict_obs_encoder",
            "one_hot_encoder", "box_encoder"]
 
 Encoder = Callable[[Any, np.ndarray, np.ndarray], None]
@@ -41,12 +41,37 @@ class Outcome(NamedTuple):
     learner_seat: str | None
     length: int
     illegal: str | None = None
+    teams: dict[str, str] | None = None
+    """Seat -> team (``Game.team_of``); seats of one team win or lose together."""
+
+    def result(self, seat: str | None = None) -> int:
+        """+1 win, 0 draw, -1 loss for ``seat`` (default: the learner's), judged against the
+        seats of *other* teams only: a team's shared first place is a win for each of its seats,
+        not a draw among teammates."""
+        seat = self.learner_seat if seat is None else seat
+        teams = self.teams or {}
+        mine = self.ranks[seat]
+        team = teams.get(seat, seat)
+        others = [r for s, r in self.ranks.items() if s != seat and teams.get(s, s) != team]
+        best_other = min(others, default=mine + 1)
+        return 1 if mine < best_other else -1 if mine > best_other else 0
 
 
 def ranks_from_returns(returns: Mapping[str, float]) -> dict[str, int]:
     """Competition ranking: 1 + the number of seats with a strictly higher return."""
     values = list(returns.values())
     return {seat: 1 + sum(v > r for v in values) for seat, r in returns.items()}
+
+
+def team_ranks(returns: Mapping[str, float], teams: Mapping[str, str]) -> dict[str, int]:
+    """Team against team: each team's return is the sum of its seats', teams are ranked by
+    ``ranks_from_returns`` and every seat takes its team's rank."""
+    totals: dict[str, float] = {}
+    for seat, r in returns.items():
+        team = teams.get(seat, seat)
+        totals[team] = totals.get(team, 0.0) + float(r)
+    ranked = ranks_from_returns(totals)
+    return {seat: ranked[teams.get(seat, seat)] for seat in returns}
 
 
 def dict_obs_encoder(raw: Mapping[str, np.ndarray], obs_row: np.ndarray, mask_row: np.ndarray) -> None:
@@ -73,7 +98,8 @@ class Game:
     ``env_fn`` returns a fresh *raw* PettingZoo env (no order-enforcing or illegal-move
     wrappers: the self-play env checks legality itself, which is measurably faster).
     ``symmetric`` says seats are interchangeable, so evaluation may rotate members through them.
-    ``outcome_rule`` turns every seat's return into ranks (default: ``ranks_from_returns``).
+    ``outcome_rule`` turns every seat's return into ranks (default: ``ranks_from_returns``);
+    rating matches apply it to returns summed over ``match_episodes`` episodes.
     ``observe(env, seat)``, when set, replaces ``env.observe(seat)`` (AEC games) with a cheaper
     read of the env's state in whatever form ``encoder`` takes; it is only called for the seat
     to move and for the learner at the end of an episode.
@@ -95,6 +121,12 @@ class Game:
     obs_bounds: tuple[float, float] = (0.0, 1.0)
     illegal_reward: float = -1.0
     config: Mapping[str, Any] = field(default_factory=dict)
+    match_episodes: int = 1
+    """Episodes a rating match plays when ``evaluation.episodes_per_match`` is 0: many where one
+    episode is mostly luck (a poker hand), so that a match's winner says something about skill."""
+    teams: Mapping[str, str] | None = None
+    """Seat -> team, where the sides are not the roles (simple_tag's adversaries when each is
+    bound to its own role); ``None``: derived from the roles, see ``team_of``."""
 
     def obs_dim(self, seat: str) -> int:
         """Length of the flattened float32 observation of ``seat``."""
@@ -108,8 +140,34 @@ class Game:
         """A fresh raw PettingZoo env (AEC or parallel, see ``api``)."""
         return self.env_fn()
 
+    @property
+    def team_roles(self) -> frozenset[str]:
+        """Roles whose seats are one team, played by one member in every seat of the role: the
+        roles bound to several seats, unless the game is symmetric with a single role (then
+        the seats are opponents, as in self-play of one lineage)."""
+        roles = [self.roles[s] for s in self.seats]
+        if self.symmetric and len(set(roles)) == 1:
+            return frozenset()
+        return frozenset(r for r in roles if roles.count(r) > 1)
+
+    @property
+    def team_of(self) -> dict[str, str]:
+        """Seat -> team: ``teams`` if given; else a team role's seats share the role's name and
+        every other seat is a team of its own (named by the seat)."""
+        if self.teams is not None:
+            return {s: str(self.teams[s]) for s in self.seats}
+        shared = self.team_roles
+        return {s: (self.roles[s] if self.roles[s] in shared else s) for s in self.seats}
+
     def outcome(self, returns: Mapping[str, float]) -> dict[str, int]:
-        """Ranks of all seats (1 = best, ties share a rank) from their episode returns."""
+        """Ranks of all seats (1 = best, ties share a rank) from their episode returns.
+
+        The default rule ranks team against team (``team_ranks``: a team's return is the sum
+        of its seats'); a game's own ``outcome_rule`` sees every seat's return and must give
+        the seats of one team one rank.
+        """
+        if self.outcome_rule is ranks_from_returns:
+            return team_ranks(returns, self.team_of)
         return self.outcome_rule(returns)
 
     def reference(self, name: str, seat: str | None = None) -> Policy:

@@ -1,7 +1,14 @@
-"""The game registry: a name -> factory table of small functions (``envs.make``, ``envs.games``)."""
+"""The game registry: a name -> factory table of small functions (``envs.make``, ``envs.games``).
+
+A name may also be an import path, ``"package.module:callable"``, whose callable takes the
+game's keyword arguments and returns an ``envs.Game``: every process (Ray workers included)
+resolves it by importing, so no registration has to reach it.  ``register`` adds a name in
+this process only.
+"""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +17,7 @@ from envs.errors import GameConfigError, UnknownGameError
 from envs.game import Game
 from envs.games import connect_four, kuhn_poker, rps, simple_tag, texas_holdem, tictactoe
 
-__all__ = ["make", "games", "GAMES"]
+__all__ = ["make", "games", "register", "GAMES"]
 
 GAMES: dict[str, Callable[..., Game]] = {
     "tictactoe": tictactoe.game,
@@ -34,6 +41,11 @@ def make(name: str, **kwargs: Any) -> Game:
     ``GameConfigError`` (listing the accepted keywords) for keywords the game does not take.
     """
     factory = GAMES.get(name)
+    if factory is None and isinstance(name, str) and ":" in name:
+        factory = _import_factory(name)
+    elif factory is None and isinstance(name, str) and "." in name:
+        from envs.derive import from_module  # a PettingZoo module path: derive its Game
+        return from_module(name, **kwargs)
     if factory is None:
         raise UnknownGameError(name, GAMES)
     signature = inspect.signature(factory)
@@ -42,4 +54,39 @@ def make(name: str, **kwargs: Any) -> Game:
     except TypeError as exc:
         accepted = ", ".join(signature.parameters) or "none"
         raise GameConfigError(f"game {name!r}: {exc}; accepted keywords: {accepted}") from None
-    return factory(**kwargs)
+    game = factory(**kwargs)
+    if not isinstance(game, Game) and hasattr(game, "possible_agents"):
+        # A factory of PettingZoo envs: derive the game from the env.
+        from envs.derive import from_pettingzoo
+        game.close()
+        game = from_pettingzoo(lambda: factory(**kwargs), name=name, config=kwargs)
+    if not isinstance(game, Game):
+        raise GameConfigError(f"game {name!r}: its factory returned {type(game).__name__}, not an envs.Game")
+    return game
+
+
+def register(name: str, factory: Callable[..., Game]) -> None:
+    """Add ``factory`` (keyword arguments -> ``envs.Game``) as game ``name`` in this process.
+
+    Worker processes do not see it: name the factory by import path there
+    (``"package.module:callable"``).
+    """
+    if not isinstance(name, str) or not name or ":" in name:
+        raise GameConfigError(f"a game name must be a non-empty string without ':', got {name!r}")
+    if not callable(factory):
+        raise GameConfigError(f"game {name!r}: the factory must be callable, got {factory!r}")
+    GAMES[name] = factory
+
+
+def _import_factory(path: str) -> Callable[..., Game]:
+    """The callable named by ``"package.module:callable"``, or a one-line ``UnknownGameError``."""
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise GameConfigError(f"game {path!r}: cannot import module {module_name!r} ({exc}); "
+                              "is it on PYTHONPATH?") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise GameConfigError(f"game {path!r}: module {module_name!r} has no callable {attr!r}")
+    return factory

@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
     **{name: "league.evaluation.matches" for name in ("MatchBackend", "LocalBackend", "MatchRunner")},
     **{name: "league.population.opponents" for name in ("PoolOpponents",)},
     **{name: "league.distributed" for name in ("RayLeague",)},
+    **{name: "league.policy" for name in ("load_policy", "LoadedPolicy")},
 }
 
 # public name -> the package it moved to: still importable from here, but listed in that
@@ -67,6 +68,7 @@ if TYPE_CHECKING:  # static type checkers see the real imports
     from league.population.opponents import PoolOpponents
     from league.orchestration import League, LeagueRunner, make_league
     from league.models import ActorCritic, NetworkPolicy, build_network, build_policy, load_network, mlp_spec
+    from league.policy import LoadedPolicy, load_policy
     from league.pool import MatchRecord, Member, Pool
     from league.training.ppo import PPO, PPOConfig, compute_gae
     from league.population.pruning import PruningConfig, prune

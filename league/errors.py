@@ -13,7 +13,9 @@ non-zero exit, without a traceback.
     │   ├── PoolNotFoundError  (FileNotFoundError)
     │   ├── PoolExistsError    (FileExistsError)
     │   ├── PoolLockedError                   a second writer tried to open the pool
-    │   ├── PoolCorruptError                  truncated or corrupt index.h5
+    │   ├── PoolCorruptError                  truncated or corrupt index.h5 or weights file
+    │   │   └── WeightsCorruptError               a weights file's content differs from its digest
+    │   ├── PoolWriteError                    a write failed (disk full, I/O error); nothing committed
     │   ├── PoolVersionError                  pool written by a newer schema version
     │   ├── PoolReadOnlyError                 write attempted on a pool opened with mode="r"
     │   └── MissingWeightsError (FileNotFoundError) weights file of a member is gone
@@ -35,6 +37,8 @@ __all__ = [
     "PoolExistsError",
     "PoolLockedError",
     "PoolCorruptError",
+    "WeightsCorruptError",
+    "PoolWriteError",
     "PoolVersionError",
     "PoolReadOnlyError",
     "MissingWeightsError",
@@ -79,6 +83,38 @@ class PoolLockedError(PoolError):
 
 class PoolCorruptError(PoolError):
     """``index.h5`` is truncated, corrupt, or not a pool index."""
+
+
+class WeightsCorruptError(PoolCorruptError):
+    """A member's weights file does not have the content digest recorded when it was added
+    (bit rot, truncation, an overwrite); its tensors are never handed out.
+
+    ``member_id``, ``path``, ``expected`` (the recorded digest) and ``actual`` name the damage.
+    """
+
+    def __init__(self, message: str, *, member_id: int, path: object, expected: str, actual: str) -> None:
+        super().__init__(message)
+        self.member_id, self.path, self.expected, self.actual = member_id, path, expected, actual
+
+    def __reduce__(self) -> tuple[object, ...]:  # picklable (Ray ships errors between processes)
+        return (_rebuild_weights_corrupt, (self.args[0], self.member_id, self.path, self.expected, self.actual))
+
+
+def _rebuild_weights_corrupt(message: str, member_id: int, path: object, expected: str,
+                             actual: str) -> WeightsCorruptError:
+    return WeightsCorruptError(message, member_id=member_id, path=path, expected=expected, actual=actual)
+
+
+class PoolWriteError(PoolError):
+    """A write to the pool failed (``ENOSPC``: disk full, ``EIO``, ...); nothing of that call was
+    committed, and the pool on disk is as it was before it.  ``errno`` is the failed write's."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (PoolWriteError, (self.args[0], self.errno))
 
 
 class PoolVersionError(PoolError):

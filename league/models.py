@@ -166,11 +166,28 @@ def load_network(spec: Mapping[str, Any], weights: Mapping[str, Any]) -> ActorCr
 
 
 class NetworkPolicy:
-    """An NPC policy around an ``ActorCritic``: samples from the masked softmax."""
+    """An NPC policy around an ``ActorCritic``: samples from the masked softmax.
 
-    def __init__(self, net: ActorCritic, *, greedy: bool = False):
+    ``name`` (e.g. ``"member 7"``) is what a size mismatch error calls the policy.
+    """
+
+    def __init__(self, net: ActorCritic, *, greedy: bool = False, name: str | None = None):
         self.net = net
         self.greedy = greedy
+        self.name = name
+
+    def _check_sizes(self, obs: np.ndarray, mask: np.ndarray | None) -> None:
+        """A seat whose sizes differ from the spec's: ``WeightsShapeError`` (not torch's
+        ``mat1 and mat2 shapes cannot be multiplied``), naming the policy, its spec and the seat's sizes."""
+        spec = self.net.spec
+        obs_dim = int(np.shape(obs)[-1]) if np.ndim(obs) else 0
+        n_actions = None if mask is None else int(np.shape(mask)[-1])
+        if obs_dim != spec["obs_dim"] or (n_actions is not None and n_actions != spec["n_actions"]):
+            seat = f"observations of size {obs_dim}" + ("" if n_actions is None else f" and {n_actions} actions")
+            raise WeightsShapeError(
+                f"{self.name or 'a network policy'} with spec {dict(spec)!r} (obs_dim {spec['obs_dim']}, "
+                f"n_actions {spec['n_actions']}) was seated where the seat has {seat}; it was trained "
+                "for another game or seat: seat it only in seats of its own game")
 
     @torch.no_grad()
     def probs(self, obs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -180,6 +197,7 @@ class NetworkPolicy:
         own generator, so a vectorized env replays the single env step for step.
         A greedy policy puts all mass on its most likely legal action.
         """
+        self._check_sizes(obs, mask)
         logits = self.net.actor(torch.as_tensor(obs, dtype=torch.float32))
         m = None if mask is None else torch.as_tensor(mask, dtype=torch.bool)
         logits = masked_logits(logits, m)
@@ -193,10 +211,11 @@ class NetworkPolicy:
         return sample_from_probs(self.probs(obs, mask), rng)
 
 
-def build_policy(spec: Mapping[str, Any], weights: Mapping[str, Any] | None = None) -> UniformRandomPolicy | NetworkPolicy:
-    """An NPC policy for a member: its spec plus its weights."""
+def build_policy(spec: Mapping[str, Any], weights: Mapping[str, Any] | None = None, *,
+                 name: str | None = None) -> UniformRandomPolicy | NetworkPolicy:
+    """An NPC policy for a member: its spec plus its weights (``name``: what errors call it)."""
     if _check_spec(spec) == "random":
         return UniformRandomPolicy(spec["n_actions"])
     if weights is None:
         raise WeightsShapeError(f"spec {dict(spec)!r} needs weights, got none")
-    return NetworkPolicy(load_network(spec, weights))
+    return NetworkPolicy(load_network(spec, weights), name=name)

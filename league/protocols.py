@@ -29,7 +29,7 @@ class PoolLike(Protocol):
 
     def record_match(self, seats: Sequence[str], member_ids: Sequence[int], ranks: Sequence[int],
                      ratings: Sequence[tuple[float, float]], *, seed: int | None = ...,
-                     kind: str = ...) -> Any:
+                     kind: str = ..., returns: Sequence[float] | None = ..., episodes: int = ...) -> Any:
         """Log a match and set the seated members' new ratings."""
         ...
 

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from envs.errors import GameError
+from league.cli import set_verbosity, version_action
 from league.errors import ConfigError, LeagueError
 
 __all__ = ["main"]
@@ -43,7 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML config file (default: the built-in scenario)")
     p.add_argument("--out", help=f"output directory (default: ./{DEFAULT_OUT}, or a new run-* name if taken)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last committed state")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    version_action(p)
+    noise = p.add_mutually_exclusive_group()
+    noise.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    noise.add_argument("-v", "--verbose", action="count", default=0,
+                       help="log lines of the league loggers on stderr (-vv: debug)")
     # Shorthands for backend.* overrides: they are saved in config.toml, so --resume needs none of them.
     p.add_argument("--backend", choices=("local", "ray"),
                    help="backend.kind: where evaluation matches (and optionally rollouts) run: this process "
@@ -76,6 +81,8 @@ def _fresh_out(arg: str | None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.verbose:
+        set_verbosity(args.verbose, quiet=False)
     try:
         return _main(args)
     except (LeagueError, GameError) as exc:

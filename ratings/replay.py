@@ -46,7 +46,10 @@ def replay_trueskill(matches: Iterable[Any], system: TrueSkillSystem,
         ids, ranks = _seating(match, i)
         before = [ratings[m] if m in ratings else system.new_rating() for m in ids]
         try:
-            after = system.rate_seats(before, ranks)
+            # A member seated several times with one rank (a team) is one player, rated once;
+            # with different ranks (a self-play log), every seat is rated and the last one kept.
+            team = len(set(ids)) < len(ids) and len(set(zip(ids, ranks))) == len(set(ids))
+            after = system.rate_seats(before, ranks, players=ids if team else None)
         except ValueError as e:
             raise ValueError(f"match {i}: {e}") from None
         if observe is not None:

@@ -137,11 +137,32 @@ class TrueSkillSystem:
             out.append(tuple(float(x) for x in w))
         return out
 
-    def rate_seats(self, ratings: Sequence[Rating], ranks: Sequence[float]) -> list[Rating]:
-        """New ratings after a free-for-all where every seat is its own team."""
+    def rate_seats(self, ratings: Sequence[Rating], ranks: Sequence[float],
+                   players: Sequence[object] | None = None) -> list[Rating]:
+        """New ratings after a free-for-all where every seat is its own team.
+
+        ``players`` (one key per seat, e.g. member ids) marks seats played by one player: a
+        team played by one member in all its seats.  Such seats must share a rank; the player
+        is rated once, as one entry, from its first seat's rating, and every one of its seats
+        gets the result.
+        """
         ratings = list(ratings)
-        check_ranks(ranks, len(ratings), "seats")
-        return [team[0] for team in self.rate([[r] for r in ratings], ranks)]
+        ranks = check_ranks(ranks, len(ratings), "seats")
+        if players is None:
+            return [team[0] for team in self.rate([[r] for r in ratings], ranks)]
+        players = list(players)
+        if len(players) != len(ratings):
+            raise ValueError(f"players has {len(players)} entries but there are {len(ratings)} seats")
+        first: dict[object, int] = {}
+        for k, p in enumerate(players):
+            j = first.setdefault(p, k)
+            if ranks[j] != ranks[k]:
+                raise ValueError(f"player {p!r} sits in seats {j} and {k} with different ranks "
+                                 f"{ranks[j]!r} and {ranks[k]!r}; one player's seats share a rank")
+        entries = list(first.values())
+        rated = self.rate([[ratings[k]] for k in entries], [ranks[k] for k in entries])
+        by_player = {players[k]: team[0] for k, team in zip(entries, rated)}
+        return [by_player[p] for p in players]
 
     def quality(self, teams: Sequence[Sequence[Rating]]) -> float:
         """TrueSkill match quality (the draw probability the model predicts), in (0, 1]."""

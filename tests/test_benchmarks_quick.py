@@ -100,3 +100,16 @@ def test_strength_quick_kuhn(tmp_path: Path) -> None:
     # Exploitability of any Kuhn policy lies in [0, 1]; CFR gets far below uniform random (0.458) at once.
     assert all(0.0 <= float(r["value"]) <= 1.0 for r in expl)
     assert all(float(r["value"]) < 0.1 for r in expl if r["method"] == "cfr")
+
+
+@pytest.mark.slow
+def test_rating_calibration_quick(tmp_path: Path) -> None:
+    _run("rating_calibration.py", "--quick", "--games", "texas_holdem", "--out", str(tmp_path),
+         "--runs", str(tmp_path / "runs"), "game.kwargs={num_players=2}", timeout=600)
+    text = (tmp_path / "rating_calibration.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| texas_holdem |")]
+    assert [r.split("|")[6].strip() for r in rows] == ["logged", "refit"]
+    for row in rows:
+        ece = float(row.split("|")[8])
+        assert 0.0 <= ece <= 1.0
+    assert (tmp_path / "rating_calibration.png").stat().st_size > 10_000

@@ -22,9 +22,8 @@ def members(n: int, role: str = "agent", start: int = 0) -> list[CandidateInfo]:
 
 
 def by_id_play(seating: Seating) -> dict[str, int]:
-    """Deterministic: the lower id wins (ties impossible: members are distinct)."""
-    order = sorted(seating, key=lambda s: seating[s])
-    return {s: r + 1 for r, s in enumerate(order)}
+    """Deterministic: the lower id wins; a member in several seats (a team) takes one rank."""
+    return {s: 1 + sum(m < seating[s] for m in set(seating.values())) for s in seating}
 
 
 def thurstone_play(skills: np.ndarray, rng: np.random.Generator, beta: float = 25 / 6):
@@ -59,7 +58,7 @@ def test_seats_rotate_in_a_four_seat_free_for_all():
         assert sum(counts) == ev.games[m]
 
 
-def test_asymmetric_seatings_respect_roles():
+def test_asymmetric_seatings_respect_roles_and_a_role_in_two_seats_is_a_team():
     seats = ("adversary_0", "agent_0", "agent_1")
     roles = {"adversary_0": "adversary", "agent_0": "agent", "agent_1": "agent"}
     pop = members(3, "adversary") + members(5, "agent", start=10)
@@ -68,18 +67,18 @@ def test_asymmetric_seatings_respect_roles():
     for r in results:
         assert r.seating["adversary_0"] < 3
         assert r.seating["agent_0"] >= 10 and r.seating["agent_1"] >= 10
-        assert r.seating["agent_0"] != r.seating["agent_1"]
-    # the agents rotate between the two agent seats; the adversary never moves
+        # One member plays both seats of its role (a team), as in training.
+        assert r.seating["agent_0"] == r.seating["agent_1"]
+    # every agent member plays, always in both agent seats; the adversary never moves
     for m in range(10, 15):
         c = ev.seat_counts(m)
-        assert c["adversary_0"] == 0 and abs(c["agent_0"] - c["agent_1"]) <= 2
+        assert c["adversary_0"] == 0 and c["agent_0"] == c["agent_1"] > 0
     with pytest.raises(ValueError, match="seat_roles"):
         Evaluator(seats, pop, symmetric=False)
 
 
-def test_a_role_with_too_few_members_is_an_error():
-    roles = {"a0": "agent", "a1": "agent"}
-    ev = Evaluator(("a0", "a1"), members(1), symmetric=False, seat_roles=roles)
+def test_a_symmetric_game_with_fewer_members_than_seats_is_an_error():
+    ev = Evaluator(("a0", "a1"), members(1))
     with pytest.raises(ValueError, match="no member left"):
         ev.next_seating()
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from league.errors import (ConfigError, MissingWeightsError, PoolCorruptError, PoolError, PoolExistsError,
                            PoolLockedError, PoolNotFoundError, PoolReadOnlyError, PoolVersionError, SpecError,
-                           UnknownMemberError, UnknownRoleError, WeightsShapeError)
+                           UnknownMemberError, UnknownRoleError, WeightsCorruptError, WeightsShapeError)
 from league.models import build_network, expected_shapes, mlp_spec
 from league.pool import MatchRecord, Member, Pool
 from league.pool.weights import load_weights, save_weights
@@ -336,11 +336,13 @@ def test_a_missing_weights_file_raises_missing_weights_error(pool_dir):
 
 
 def test_stored_weights_that_do_not_fit_the_spec_raise_at_load(pool_dir):
+    # A replaced file no longer has the recorded digest, which is checked first (a file that
+    # passes the digest but not the spec: tests/test_pool_digest.py, on a schema-1 pool).
     safetensors.torch.save_file({"w": torch.zeros(3)}, pool_dir / "weights" / "2.safetensors")
     (pool_dir / "weights" / "1.safetensors").write_bytes(b"\x00" * 20)
     before = _fingerprint(pool_dir)
     with Pool.open(pool_dir) as pool:
-        with pytest.raises(WeightsShapeError, match="member 2"):
+        with pytest.raises(WeightsCorruptError, match="member 2"):
             pool.weights(2)
         with pytest.raises(PoolCorruptError, match="1.safetensors"):
             pool.weights(1)

@@ -27,7 +27,7 @@ from league.pool import Pool
 from test_league_run import TINY, run_cli
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                               reason="Ray is not installed: pip install 'league[ray]'")
+                               reason="Ray is not installed: pip install -e '.[ray]'")
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_without_ray_the_cli_says_how_to_install(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "league.run", "--backend", "ray", "--out", str(tmp_path / "o"),
                            "game.name=tictactoe"], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "league.run: error: --backend ray needs Ray: pip install 'league[ray]'"
+    assert proc.stderr.strip() == "league.run: error: --backend ray needs Ray: pip install -e '.[ray]'"
     assert not (tmp_path / "o").exists()
 
 

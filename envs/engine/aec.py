@@ -59,6 +59,8 @@ def advance(engine: Engine, pending: list[int]) -> None:
                         if c.idle:
                             break
                         continue
+                    if agent == learner and not c.first_turn and not engine.ended[i]:
+                        engine.flag_learner(i)  # the learner's agent died: its transitions end here
                     env.step(None)  # a seat that left early takes its dead step
                     continue
                 if agent == learner:

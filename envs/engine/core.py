@@ -50,7 +50,13 @@ class Engine:
         self.autoreset = autoreset
         self.cache = PolicyCache(cache_size)
         self.npc_seats = tuple(s for s in game.seats if s != learner_seat)
-        self.seater = Seater(opponents, self.npc_seats, self.cache, redraw=redraw, learner=learner_seat)
+        self.teams = game.team_of
+        # A team role is played by one member in all its seats (the learner's teammates too:
+        # one member of its role, drawn by the source like an opponent).
+        shared = game.team_roles
+        groups = {s: game.roles[s] for s in self.npc_seats if game.roles[s] in shared}
+        self.seater = Seater(opponents, self.npc_seats, self.cache, redraw=redraw, learner=learner_seat,
+                             groups=groups)
         self.obs_dim = 0 if learner_seat is None else game.obs_dim(learner_seat)
         self.n_actions = 0 if learner_seat is None else game.n_actions(learner_seat)
         self.dims = {s: game.obs_dim(s) for s in game.seats}
@@ -143,41 +149,53 @@ class Engine:
         c = self.copies[i]
         game = self.game
         learner = self.learner
+        teams = self.teams
         if c.illegal is not None:
-            ranks = {s: (len(game.seats) if s == c.illegal else 1) for s in game.seats}
+            # The illegal seat's whole team loses; everyone else ties for first.
+            lost = teams[c.illegal]
+            ranks = {s: (len(game.seats) if teams[s] == lost else 1) for s in game.seats}
         else:
             ranks = game.outcome(c.returns)
         ranks = {s: int(r) for s, r in ranks.items()}  # plain ints/floats: outcomes get logged as JSON
         seating = {s: (self.learner_id if s == learner else c.seating[s]) for s in game.seats}
         returns = {s: float(v) for s, v in c.returns.items()}
-        outcome = Outcome(seating, ranks, returns, learner, c.length, c.illegal)
+        outcome = Outcome(seating, ranks, returns, learner, c.length, c.illegal, teams)
         self.outcomes.append((i, outcome))
         decisionless = learner is not None and c.first_turn
         if learner is not None and not decisionless and not self.ended[i]:
-            self.ended[i] = True
-            self.reward[i] = c.returns[learner] - c.mark
-            if self.driver is aec:
-                term = c.env.terminations.get(learner, True)
-                trunc = c.env.truncations.get(learner, False)
-                raw = self.observe(c.env, learner) if (trunc or not self.autoreset) else None
-            else:
-                terms, truncs = c.flags
-                term = terms.get(learner, False)
-                trunc = truncs.get(learner, False)
-                raw = c.raw.get(learner) if isinstance(c.raw, Mapping) else None
-            term = bool(term) or c.illegal is not None
-            self.terminated[i] = term
-            self.truncated[i] = bool(trunc) and not term
-            # Only a truncated episode's last observation is ever bootstrapped from, and observing
-            # is the costliest call of some games (RLCard), so the vectorized env skips the rest.
-            if self.truncated[i] or not self.autoreset:
-                row = np.zeros(self.obs_dim, np.float32)
-                if raw is not None:
-                    self.encode(raw, row, np.ones(self.n_actions, bool))
-                self.final_rows[i] = row
+            self.flag_learner(i)
         c.idle = True
         if decisionless or self.autoreset or (self.feed is not None and self.feed(i, outcome)):
             self.start(i)
+
+    def flag_learner(self, i: int) -> None:
+        """The learner's part of copy ``i``'s episode is over (the episode's end, or its agent
+        died or left while the others play on): pay its last reward, flag it terminated or
+        truncated and keep its last observation where one is needed."""
+        c = self.copies[i]
+        learner = self.learner
+        self.ended[i] = True
+        self.reward[i] = c.returns[learner] - c.mark
+        if self.driver is aec:
+            term = c.env.terminations.get(learner, True)
+            trunc = c.env.truncations.get(learner, False)
+            raw = self.observe(c.env, learner) if (trunc or not self.autoreset) else None
+        else:
+            terms, truncs = c.flags
+            term = terms.get(learner, False)
+            trunc = truncs.get(learner, False)
+            raw = c.raw.get(learner) if isinstance(c.raw, Mapping) else None
+        # An agent that left without either flag (removed from env.agents) has terminated.
+        term = bool(term) or c.illegal is not None or not (term or trunc)
+        self.terminated[i] = term
+        self.truncated[i] = bool(trunc) and not term
+        # Only a truncated episode's last observation is ever bootstrapped from, and observing
+        # is the costliest call of some games (RLCard), so the vectorized env skips the rest.
+        if self.truncated[i] or not self.autoreset:
+            row = np.zeros(self.obs_dim, np.float32)
+            if raw is not None:
+                self.encode(raw, row, np.ones(self.n_actions, bool))
+            self.final_rows[i] = row
 
     # ---- one learner step for every copy ----------------------------------------------------
     def step(self, actions: Sequence[int] | np.ndarray) -> None:

@@ -69,7 +69,11 @@ def advance(engine: Engine, pending: list[int]) -> None:
             for s, r in rewards.items():
                 if r:
                     returns[s] += r
-            if not env.agents or all(terms[a] or truncs[a] for a in terms):
+            over = not env.agents or all(terms[a] or truncs[a] for a in terms)
+            if learner is not None and learner in acts and learner not in env.agents and not over \
+                    and not engine.ended[i]:
+                engine.flag_learner(i)  # its agent died or left: its transitions end here
+            if over:
                 engine.finish(i)
                 if c.idle:
                     continue

@@ -22,10 +22,14 @@ class Seater:
     With ``redraw="episode"`` every episode picks; with ``"rollout"`` only the first episode
     after ``Copy.redraw`` was set. A forced seating (``force``) always counts as a redraw point
     and fills the seats it names; the source picks the rest.
+
+    ``groups`` (seat -> group key) binds seats into teams played by one member: the source picks
+    for the group's first open seat only and its member takes every seat of the group; a forced
+    seat of a group seats its member in the group's unforced seats too.
     """
 
     def __init__(self, source: OpponentSource, seats: Sequence[str], cache: PolicyCache, *,
-                 redraw: Redraw, learner: str | None):
+                 redraw: Redraw, learner: str | None, groups: Mapping[str, str] | None = None):
         if redraw not in ("episode", "rollout"):
             raise GameConfigError(f"redraw must be 'episode' or 'rollout', got {redraw!r}")
         for method in ("pick", "load"):
@@ -37,6 +41,7 @@ class Seater:
         self.cache = cache
         self.redraw = redraw
         self.learner = learner
+        self.groups = {s: g for s, g in (groups or {}).items() if s in self.seats}
 
     def force(self, c: Copy, seating: Mapping[str, MemberId] | None) -> None:
         """Make the next episode of ``c`` seat ``seating`` (policy seats only; partial is fine)."""
@@ -55,13 +60,27 @@ class Seater:
         """Pick and load ``c``'s opponents if its next episode starts at a redraw point."""
         if c.forced is None and not c.redraw and self.redraw != "episode":
             return
-        forced = c.forced or {}
+        forced = dict(c.forced or {})
+        groups = self.groups
+        if groups:
+            by_group: dict[str, MemberId] = {}
+            for s, m in forced.items():
+                if s in groups:
+                    by_group.setdefault(groups[s], m)
+            forced.update({s: by_group[g] for s, g in groups.items() if g in by_group and s not in forced})
         rest = [s for s in self.seats if s not in forced]
-        picked = dict(self.source.pick(rest, c.rng)) if rest else {}
-        missing = [s for s in rest if s not in picked]
+        # One pick per group: its first open seat asks, the group's other seats follow.
+        leaders: dict[tuple[str, str], str] = {}
+        for s in rest:
+            leaders.setdefault(("group", groups[s]) if s in groups else ("seat", s), s)
+        ask = list(leaders.values())
+        picked = dict(self.source.pick(ask, c.rng)) if ask else {}
+        missing = [s for s in ask if s not in picked]
         if missing:
             raise GameConfigError(f"opponent source {type(self.source).__name__} picked no member "
                                   f"for seat(s) {missing}")
+        for s in rest:
+            picked[s] = picked[leaders[("group", groups[s]) if s in groups else ("seat", s)]]
         picked.update(forced)
         # Plain ints: sources often pick with numpy, and outcomes end up in JSON logs.
         c.seating = {s: (int(picked[s]) if isinstance(picked[s], np.integer) else picked[s])

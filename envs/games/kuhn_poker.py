@@ -166,4 +166,6 @@ def game(num_players: int = 2, roles: dict[str, str] | None = None) -> Game:
         masked=True, env_fn=lambda: raw_env(num_players=num_players),
         obs_dims=dict.fromkeys(seats, obs_size(num_players)), action_counts=dict.fromkeys(seats, 2),
         encoder=dict_obs_encoder, references={"random": random_reference},
-        config={"num_players": num_players, "roles": roles})
+        config={"num_players": num_players, "roles": roles},
+        # One hand is mostly the cards: a rating match is a block of 32 shared deals.
+        match_episodes=32)

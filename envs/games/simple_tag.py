@@ -28,7 +28,8 @@ def tag_outcome(returns: Mapping[str, float]) -> dict[str, int]:
 
 
 def game(max_cycles: int = 25, num_obstacles: int = 2, roles: dict[str, str] | None = None) -> Game:
-    """4 seats (``adversary_0..2``, ``agent_0``) in 2 roles, ``"adversary"`` and ``"agent"``;
+    """4 seats (``adversary_0..2``, ``agent_0``) in 2 roles, ``"adversary"`` and ``"agent"``
+    (the adversary role is a team: one member plays all three adversary seats);
     5 discrete unmasked actions; 16 (adversary) / 14 (agent) observation features; episodes are
     truncated after ``max_cycles`` steps."""
     if not isinstance(max_cycles, int) or max_cycles < 1:
@@ -50,5 +51,6 @@ def game(max_cycles: int = 25, num_obstacles: int = 2, roles: dict[str, str] | N
         name="simple_tag", seats=seats, roles=seat_roles(seats, roles, default), api="parallel",
         symmetric=False, masked=False, env_fn=new_env, obs_dims=dims, action_counts=acts,
         encoder=box_encoder, references={"random": random_reference}, outcome_rule=tag_outcome,
+        teams=default,  # the sides, whatever roles the seats are bound to
         obs_bounds=(-float("inf"), float("inf")),
         config={"max_cycles": max_cycles, "num_obstacles": num_obstacles, "roles": roles})

@@ -40,4 +40,7 @@ def game(num_players: int = 4, roles: dict[str, str] | None = None) -> Game:
         masked=True, env_fn=lambda: RawEnv(num_players=num_players),
         obs_dims=dict.fromkeys(seats, 72), action_counts=dict.fromkeys(seats, 4),
         encoder=dict_obs_encoder, references={"random": random_reference},
-        config={"num_players": num_players, "roles": roles})
+        config={"num_players": num_players, "roles": roles},
+        # One hand is mostly the cards: a rating match is a block of 8 shared deals, what the
+        # default run's 5-minute budget affords; raise evaluation.episodes_per_match for longer runs.
+        match_episodes=8)

@@ -74,18 +74,19 @@ class RayBackend:
         self.workers = workers
         self.store = store
 
-    def submit(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None]) -> list[Any]:
-        """Start a batch; ``collect`` its result."""
+    def submit(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None], *,
+               method: str = "play") -> list[Any]:
+        """Start a batch (``method``: the workers' ``play`` or ``play_episodes``); ``collect`` its result."""
         if len(seatings) != len(seeds):
             raise ValueError(f"{len(seatings)} seatings but {len(seeds)} seeds")
         pending = []
         for actor, (a, b) in zip(self.workers.actors, split(len(seatings), len(self.workers))):
             chunk = [dict(s) for s in seatings[a:b]]
             refs = self.store.refs(m for s in chunk for m in s.values())
-            pending.append(actor.play.remote(chunk, list(seeds[a:b]), refs))
+            pending.append(getattr(actor, method).remote(chunk, list(seeds[a:b]), refs))
         return pending
 
-    def collect(self, pending: list[Any]) -> list[dict[str, int]]:
+    def collect(self, pending: list[Any]) -> list[Any]:
         ray = import_ray()
         try:
             chunks = ray.get(pending)
@@ -98,6 +99,9 @@ class RayBackend:
 
     def play(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None]) -> list[dict[str, int]]:
         return self.collect(self.submit(seatings, seeds))
+
+    def play_episodes(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None]) -> list[Any]:
+        return self.collect(self.submit(seatings, seeds, method="play_episodes"))
 
     def close(self) -> None:
         """The workers belong to whoever built them (they also step rollouts)."""

@@ -13,7 +13,7 @@ from league.errors import ConfigError
 
 __all__ = ["INSTALL_HINT", "import_ray", "connect", "remote_cause"]
 
-INSTALL_HINT = "pip install 'league[ray]'"
+INSTALL_HINT = "pip install -e '.[ray]'"
 
 
 def import_ray() -> Any:

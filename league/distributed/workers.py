@@ -70,9 +70,15 @@ class Worker:
 
     def play(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None],
              refs: Mapping[int, Any]) -> list[dict[str, int]]:
-        """Ranks of each seating, in order."""
+        """Ranks of each seating, in order (played side by side in the match engine)."""
         self.loader.refs = dict(refs)
-        return [self.runner.play(s, seed=seed) for s, seed in zip(seatings, seeds)]
+        return self.runner.play_many(seatings, seeds)
+
+    def play_episodes(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None],
+                      refs: Mapping[int, Any]) -> list[Any]:
+        """Every seat's return and rank for each seating, in order (``envs.MatchResult``)."""
+        self.loader.refs = dict(refs)
+        return self.runner.play_episodes(seatings, seeds)
 
     # ---- one shard of a RayVecEnv -----------------------------------------------------------
     def env_open(self, learner_seat: str, source: OpponentSource, n_envs: int,

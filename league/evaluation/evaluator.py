@@ -20,13 +20,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from league.checks import ARGUMENT, check_range
 from league.errors import ConfigError, UnknownNameError
-from league.evaluation.selection import SELECTION_RULES, SelectionRule, SelectionState, get_rule, rule_names
+from league.evaluation.blocks import OUTCOMES
+from league.evaluation.selection import (SELECTION_RULES, SelectionRule, SelectionState, get_rule, rule_names,
+                                         select)
 from league.protocols import PoolLike
 from ratings import PayoffTable, Rating, TrueSkillSystem
 
@@ -88,6 +90,13 @@ class EvaluationConfig:
     """Seatings chosen before their results are applied (a parallel backend plays them at once)."""
     seed: int | None = None
     """Seed of the generator that picks seatings and match seeds (None: fresh entropy)."""
+    episodes_per_match: int = 0
+    """Deals per match, each played in every rotation of the seated members through the seats
+    they share (a duplicate block, ``league.evaluation.blocks``); 0: the game's default
+    (``Game.match_episodes``: many hands for poker, one game for board games)."""
+    outcome: str = "returns"
+    """How a block ranks its members: by summed returns ("returns") or by summed per-episode
+    placings ("episode_ranks")."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.rule, str) or self.rule not in SELECTION_RULES:
@@ -98,6 +107,9 @@ class EvaluationConfig:
         check_range("evaluation.balance", self.balance, low=1.0)
         check_range("evaluation.batch", self.batch, low=1, integer=True)
         check_range("evaluation.seed", self.seed, integer=True, optional=True, accepted="an integer or none")
+        check_range("evaluation.episodes_per_match", self.episodes_per_match, low=0, integer=True)
+        if not isinstance(self.outcome, str) or self.outcome not in OUTCOMES:
+            raise ConfigError(f"evaluation.outcome = {self.outcome!r}: expected one of {list(OUTCOMES)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,7 +130,8 @@ class RatingSystem(Protocol):
 
     beta: float
 
-    def rate_seats(self, ratings: Sequence[Rating], ranks: Sequence[float]) -> list[Rating]: ...
+    def rate_seats(self, ratings: Sequence[Rating], ranks: Sequence[float],
+                   players: Sequence[object] | None = None) -> list[Rating]: ...
 
 
 class Evaluator:
@@ -180,7 +193,9 @@ class Evaluator:
             mu=np.array([float(m.mu) for m in members]),
             sigma=np.array([float(m.sigma) for m in members]),
             games=np.zeros(n, dtype=int), met=np.zeros((n, n), dtype=int),
-            beta=float(self.system.beta), config=self.config)
+            beta=float(self.system.beta), config=self.config,
+            # A role bound to several seats is a team: one member plays all its seats.
+            teams=None if self.symmetric else list(self._seat_group))
         self._seat_counts = np.zeros((n, len(self.seats)), dtype=int)
         # Seatings handed out by next_seating and not yet recorded, already counted as played:
         # a batch of seatings chosen before any result comes back then spreads over members
@@ -211,6 +226,11 @@ class Evaluator:
         """Member id -> matches played in this evaluator."""
         return {int(i): int(g) for i, g in zip(self.state.ids, self.state.games)}
 
+    @property
+    def seat_groups(self) -> list[int]:
+        """Per seat, the group of seats its members rotate through (all 0 in a symmetric game)."""
+        return list(self._seat_group)
+
     def seat_counts(self, member_id: int) -> dict[str, int]:
         """How often ``member_id`` sat in each seat."""
         row = self._seat_counts[self._index[int(member_id)]]
@@ -236,10 +256,12 @@ class Evaluator:
         several times before recording any result gives a spread-out batch; pass each seating to
         ``record`` once its result is in.
         """
-        chosen = [int(k) for k in self.rule(self.state, self.rng)]
-        if len(chosen) != len(self.seats) or len(set(chosen)) != len(chosen):
+        chosen = select(self.rule, self.state, self.rng)
+        teams = self.state.teams or list(range(len(self.seats)))
+        if len(chosen) != len(self.seats) or not (len(set(chosen)) == len(set(zip(teams, chosen)))
+                                                  == len(set(teams))):
             raise ValueError(f"selection rule returned {chosen!r}: expected {len(self.seats)} "
-                             f"distinct member indices, one per seat")
+                             f"member indices, one per seat, distinct except within a team")
         for s, k in enumerate(chosen):
             if k not in set(self.state.allowed[s].tolist()):
                 raise ValueError(f"selection rule seated member index {k} in seat "
@@ -270,8 +292,12 @@ class Evaluator:
         return best[int(self.rng.integers(len(best)))] if len(best) > 1 else best[0]
 
     def record(self, seating: Mapping[str, int], ranks: Mapping[str, int],
-               seed: int | None = None) -> MatchResult:
-        """Rate one played match, update the payoff table and log it in the pool (if any)."""
+               seed: int | None = None, *, returns: Mapping[str, float] | None = None,
+               episodes: int = 1) -> MatchResult:
+        """Rate one played match, update the payoff table and log it in the pool (if any).
+
+        ``returns`` (per seat, summed over the match) and ``episodes`` go in the pool's log.
+        """
         if set(seating) != set(self.seats) or set(ranks) != set(self.seats):
             raise ValueError(f"seating {dict(seating)!r} and ranks {dict(ranks)!r} must both name "
                              f"exactly the seats {list(self.seats)}")
@@ -285,22 +311,27 @@ class Evaluator:
             raise ValueError(f"seating {dict(seating)!r} names member {exc.args[0]!r}, "
                              f"which this evaluator does not rate") from None
         st = self.state
-        new = self.system.rate_seats([Rating(float(st.mu[k]), float(st.sigma[k])) for k in idx],
-                                     [int(r) for r in rank_list])
+        before = [Rating(float(st.mu[k]), float(st.sigma[k])) for k in idx]
+        if len(set(idx)) < len(idx):  # a team played by one member: rated once, one entry
+            new = self.system.rate_seats(before, [int(r) for r in rank_list], players=idx)
+        else:
+            new = self.system.rate_seats(before, [int(r) for r in rank_list])
         seed = getattr(seating, "seed", None) if seed is None else seed
         if self.pool is not None:
             # Logged before the in-memory update: if the pool refuses the row, nothing changed.
             self.pool.record_match(list(self.seats), [int(st.ids[k]) for k in idx],
                                    [int(r) for r in rank_list],
                                    [(float(r.mu), float(r.sigma)) for r in new],
-                                   seed=seed, kind="eval")
+                                   seed=seed, kind="eval", episodes=episodes,
+                                   returns=None if returns is None else [float(returns[s]) for s in self.seats])
         for k, r in zip(idx, new):
             st.mu[k], st.sigma[k] = r.mu, r.sigma
         if tuple(idx) in self._pending:
             self._pending.remove(tuple(idx))  # counted when it was handed out
         else:
             self._count(idx)
-        self.payoff.record([int(st.ids[k]) for k in idx], rank_list)
+        once = dict(zip(idx, rank_list))  # a team's member counts once (its seats share a rank)
+        self.payoff.record([int(st.ids[k]) for k in once], list(once.values()))
         return MatchResult(seating={s: int(st.ids[k]) for s, k in zip(self.seats, idx)},
                            ranks={s: int(r) for s, r in zip(self.seats, rank_list)},
                            ratings={s: Rating(float(r.mu), float(r.sigma)) for s, r in zip(self.seats, new)},
@@ -320,18 +351,27 @@ class Evaluator:
     def step(self, play: Play) -> MatchResult:
         """Select one seating, play it, rate it."""
         seating = self.next_seating()
-        ranks = play(seating)
-        return self.record(seating, ranks, seed=seating.seed)
+        return self._record_played(seating, play(seating))
+
+    def _record_played(self, seating: Seating, played: Any) -> MatchResult:
+        """``record`` what a play function returned: ranks, or a block outcome (``.ranks``,
+        ``.returns``, ``.episodes``)."""
+        if hasattr(played, "ranks") and not isinstance(played, Mapping):
+            return self.record(seating, played.ranks, seed=seating.seed, returns=played.returns,
+                               episodes=played.episodes)
+        return self.record(seating, played, seed=seating.seed)
 
     def run(self, play: Play | None = None, budget: int | None = None,
             on_match: Callable[[MatchResult], bool | None] | None = None, *,
-            play_batch: Callable[[list[Seating]], Sequence[Mapping[str, int]]] | None = None
+            play_batch: Callable[[list[Seating]], Sequence[Any]] | None = None
             ) -> list[MatchResult]:
         """Play ``budget`` matches (``config.budget`` if None), ``config.batch`` seatings chosen at
         a time and recorded in order; ``on_match`` sees each result and may return True to stop
         (the rest of that batch is then dropped unplayed).  Matches are played one by one with
         ``play``, or a whole batch at once with ``play_batch(seatings) -> ranks per seating``
-        (e.g. a ``MatchBackend`` playing them in parallel); give exactly one of the two."""
+        (e.g. a ``MatchBackend`` playing them in parallel); give exactly one of the two.  Either
+        may return block outcomes (``league.evaluation.blocks.BlockOutcome``) instead of ranks,
+        whose returns and episode counts then go in the match log too."""
         if (play is None) == (play_batch is None):
             raise ValueError("give exactly one of play and play_batch")
         budget = self.config.budget if budget is None else budget
@@ -341,8 +381,8 @@ class Evaluator:
             batch = [self.next_seating() for _ in range(min(self.config.batch, budget - len(results)))]
             played = play_batch(batch) if play_batch is not None else None
             for k, seating in enumerate(batch):
-                ranks = played[k] if played is not None else play(seating)  # type: ignore[misc]
-                results.append(self.record(seating, ranks, seed=seating.seed))
+                outcome = played[k] if played is not None else play(seating)  # type: ignore[misc]
+                results.append(self._record_played(seating, outcome))
                 if on_match is not None and on_match(results[-1]):
                     for dropped in batch[k + 1:]:
                         self.cancel(dropped)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from envs import Game, Match, MatchEngine, PolicyCache, SelfPlayEnv
+from envs import Game, Match, MatchEngine, MatchResult, PolicyCache, SelfPlayEnv
 from envs.opponents import MemberId, Policy
 
 __all__ = ["MatchRunner", "MatchBackend", "LocalBackend"]
@@ -82,8 +82,14 @@ class MatchRunner:
         """Ranks of each seating, in order, all played at once."""
         if len(seatings) != len(seeds):
             raise ValueError(f"{len(seatings)} seatings but {len(seeds)} seeds")
-        results = self.engine.play(Match(dict(s), seed) for s, seed in zip(seatings, seeds))
-        return [r.ranks for r in results]
+        return [r.ranks for r in self.play_episodes(seatings, seeds)]
+
+    def play_episodes(self, seatings: Sequence[Mapping[str, MemberId]],
+                      seeds: Sequence[int | None]) -> list[MatchResult]:
+        """Every seat's return and rank for each seating (one episode each), all played at once."""
+        if len(seatings) != len(seeds):
+            raise ValueError(f"{len(seatings)} seatings but {len(seeds)} seeds")
+        return self.engine.play(Match(dict(s), seed) for s, seed in zip(seatings, seeds))
 
     def play_sequential(self, seating: Mapping[str, MemberId], seed: int | None = None) -> dict[str, int]:
         """``play`` the way it was done before the engine: one episode in the self-play env."""
@@ -107,6 +113,11 @@ class MatchBackend(Protocol):
 
     def play(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None]) -> list[dict[str, int]]: ...
 
+    def play_episodes(self, seatings: Sequence[Mapping[str, MemberId]],
+                      seeds: Sequence[int | None]) -> list[MatchResult]:
+        """Returns and ranks of each seating's episode (what rating blocks are made of)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -120,6 +131,10 @@ class LocalBackend:
 
     def play(self, seatings: Sequence[Mapping[str, MemberId]], seeds: Sequence[int | None]) -> list[dict[str, int]]:
         return self.runner.play_many(seatings, seeds)
+
+    def play_episodes(self, seatings: Sequence[Mapping[str, MemberId]],
+                      seeds: Sequence[int | None]) -> list[MatchResult]:
+        return self.runner.play_episodes(seatings, seeds)
 
     def play_sequential(self, seatings: Sequence[Mapping[str, MemberId]],
                         seeds: Sequence[int | None]) -> list[dict[str, int]]:

@@ -18,6 +18,10 @@ A rule is a function ``(SelectionState, rng) -> one member index per seat``; rul
 ``round_robin``
     The seating whose members have met least often, ties at random: a round robin in random order.
 
+Teams: a role bound to several seats (``SelectionState.teams``) is played by one member in all
+its seats.  ``select`` runs a rule on one seat per team and seats each chosen member in all its
+team's seats, so rules never see teams.
+
 ``info`` and ``round_robin`` only seat members whose games stay within ``balance`` times the
 least-played member's (after a short warm-up), so no member plays more than ``balance`` times the
 games of the least-played one.  Which seat each chosen member takes is the evaluator's business
@@ -26,6 +30,7 @@ games of the least-played one.  Which seat each chosen member takes is the evalu
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +46,7 @@ if TYPE_CHECKING:  # the config names the rule, so evaluator imports this module
 __all__ = [
     "SelectionState",
     "SelectionRule",
+    "select",
     "SELECTION_RULES",
     "get_rule",
     "rule_names",
@@ -75,6 +81,8 @@ class SelectionState:
     """The rating system's performance noise."""
     config: EvaluationConfig
     """The evaluator's settings."""
+    teams: list[int] | None = None
+    """Per seat, its team: seats of one team are played by one member (None: every seat its own)."""
 
     def eligible(self, seated: Sequence[int] = ()) -> np.ndarray:
         """Mask of members that may still be seated without breaking the balance cap.
@@ -104,6 +112,28 @@ class SelectionState:
 
 SelectionRule = Callable[[SelectionState, np.random.Generator], list[int]]
 """A match-selection rule: (state, rng) -> one member index per seat, distinct members."""
+
+
+def select(rule: SelectionRule, state: SelectionState, rng: np.random.Generator) -> list[int]:
+    """One member index per seat from ``rule``, the same member in every seat of a team.
+
+    The rule sees a state with one seat per team (each team's first seat) and picks distinct
+    members for those; each team's member then takes all of the team's seats.
+    """
+    if state.teams is None or len(set(state.teams)) == len(state.seats):
+        return [int(k) for k in rule(state, rng)]
+    first: dict[int, int] = {}
+    for s, team in enumerate(state.teams):
+        first.setdefault(team, s)
+    leads = list(first.values())
+    view = dataclasses.replace(state, seats=tuple(state.seats[s] for s in leads),
+                               allowed=[state.allowed[s] for s in leads], teams=None)
+    chosen = [int(k) for k in rule(view, rng)]
+    if len(chosen) != len(leads):
+        raise ValueError(f"selection rule returned {chosen!r}: expected {len(leads)} member indices, "
+                         f"one per team")
+    by_team = dict(zip(first, chosen))
+    return [by_team[team] for team in state.teams]
 
 
 def _pick(indices: np.ndarray, scores: np.ndarray, rng: np.random.Generator) -> int:

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 import envs
 from league.config import RunConfig
 from league.errors import ConfigError, MissingWeightsError
+from league.evaluation.blocks import BlockPlayer
 from league.evaluation.evaluator import Evaluator
 from league.evaluation.matches import LocalBackend, MatchBackend
 from league.population.metagame import (measure_seatings, merge_tallies, population_policy, seatings_to_measure,
@@ -195,8 +196,9 @@ class League:
             self.pool, self.game.seats, symmetric=symmetric, seat_roles=None if symmetric else seat_roles,
             config=dataclasses.replace(cfg, seed=derive_seed(self.config.seed, 3, turn.index, done)),
             system=self.ratings)
-        evaluator.run(budget=budget, play_batch=lambda seatings: self.backend.play(
-            seatings, [s.seed for s in seatings]))
+        blocks = BlockPlayer(self.backend, self.game.seats, episodes=cfg.episodes_per_match or self.game.match_episodes,
+                             outcome=cfg.outcome, seat_groups=evaluator.seat_groups, outcome_rule=self.game.outcome)
+        evaluator.run(budget=budget, play_batch=blocks)
 
     def _population(self, turn: Turn) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
         """Measure the active population's new seatings and solve its population policy."""

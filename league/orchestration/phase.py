@@ -27,7 +27,7 @@ from league.population.opponents import PoolOpponents
 from league.orchestration.plan import Turn, derive_seed
 from league.pool import Member, Pool
 from league.training.ppo import PPOConfig
-from league.population.sampling import OpponentSampler
+from league.population.sampling import OnlineWinRates, OpponentSampler
 from league.training.trainer import StopRules, TrainResult, train
 from ratings import TrueSkillSystem
 
@@ -74,6 +74,10 @@ def opponent_source(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkil
     sampler = OpponentSampler(config.sampling, model=ratings, payoff=payoff)
     me = learner if learner is not None else dataclasses.replace(
         pool.active(turn.role)[0], mu=config.ratings.mu, sigma=config.ratings.sigma)
+    if config.sampling.online:
+        # PFSP on the learner's current results: the weights move as the learner does.
+        return PoolOpponents(pool, roles, OnlineWinRates(sampler, me, learner_id=me.id),
+                             refresh=config.sampling.online_refresh)
     return PoolOpponents(pool, roles, lambda ms: sampler.probabilities(me, ms, learner_id=me.id))
 
 
@@ -108,11 +112,14 @@ class TurnSetup:
     evaluation: EvalCallback
     callbacks: list[Any] = field(default_factory=list)
     progress: bool | None = None
+    on_outcome: Callable[[Any], None] | None = None
+    """Told every finished training episode (the opponent source, when its weights adapt)."""
 
     def train(self) -> TrainResult:
         try:
             return train(self.env, self.ppo, stop=self.stop, init_weights=self.init_weights,
-                         evaluation=self.evaluation, callbacks=self.callbacks, progress=self.progress)
+                         evaluation=self.evaluation, callbacks=self.callbacks, progress=self.progress,
+                         on_outcome=self.on_outcome)
         finally:
             for callback in self.callbacks:
                 close = getattr(callback, "close", None)
@@ -143,4 +150,4 @@ def setup_turn(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkillSyst
                                 "role": turn.role})
     return TurnSetup(turn=turn, hparams=hparams, ppo=ppo, stop=stop_rules(phase, left_steps, left_seconds),
                      start=start, init_weights=init, env=env, evaluation=evaluation, callbacks=[logger],
-                     progress=config.report.progress)
+                     progress=config.report.progress, on_outcome=source.observe if source.adaptive else None)

@@ -169,14 +169,19 @@ class Pool:
         return self._view.select(None if role is None else self._role_index(role), active=True)
 
     def weights(self, member_id: int) -> dict[str, torch.Tensor]:
-        """A member's weights exactly as added (same dtypes, bit-identical); {} if weightless."""
+        """A member's weights exactly as added (same dtypes, bit-identical); {} if weightless.
+
+        The file is checked against the digest recorded when it was added: a damaged one raises
+        ``WeightsCorruptError`` (a ``PoolCorruptError``) naming the member, the file and both
+        digests.  Members added before digests were recorded load unverified (``unverified``).
+        """
         self._s.sync()
         i = self._check_id(member_id)
         row = self._view.rows.buf[i]
         stored = int(row["stored"])
         if stored == store.STORED_FILE:
             try:
-                tensors = load_member_weights(self.path, i)
+                tensors = load_member_weights(self.path, i, row["digest"].decode() or None)
             except MissingWeightsError:
                 # A reader may be behind the writer, which deleted them since our last look.
                 if self._s.reader is None:
@@ -194,6 +199,20 @@ class Pool:
             raise MissingWeightsError(f"weights of member {i} were deleted after it was retired; "
                                       "only its metadata and rating remain")
         return {}
+
+    def digest(self, member_id: int) -> str | None:
+        """The recorded digest of a member's weights file (``league.pool.weights.DIGEST``, hex);
+        None when it has no file, or was added to a pool of schema 1 (unverified)."""
+        self._s.sync()
+        row = self._view.rows.buf[self._check_id(member_id)]
+        return (row["digest"].decode() or None) if row["stored"] == store.STORED_FILE else None
+
+    def unverified(self) -> list[int]:
+        """Members with a weights file but no recorded digest: added before schema 2 (digests),
+        so a load cannot tell a damaged file from a good one."""
+        self._s.sync()
+        rows = self._view.rows.view()
+        return np.flatnonzero((rows["stored"] == store.STORED_FILE) & (rows["digest"] == b"")).tolist()
 
     def matches(self, start: int = 0) -> list[MatchRecord]:
         """The match log from index ``start`` on."""
@@ -269,20 +288,24 @@ class Pool:
 
     def record_match(self, seats: Sequence[str], member_ids: Sequence[int], ranks: Sequence[int],
                      ratings: Sequence[tuple[float, float]], *, seed: int | None = None,
-                     kind: str = "eval", state: Mapping[str, Any] | None = None) -> MatchRecord:
+                     kind: str = "eval", state: Mapping[str, Any] | None = None,
+                     returns: Sequence[float] | None = None, episodes: int = 1) -> MatchRecord:
         """Log a match and set the seated members' new ratings, in one commit.
 
         ``ratings`` are the new (mu, sigma) per seat, computed by the caller.  Each distinct
         member's ``games`` goes up by one; a member seated twice takes its last seat's rating.
+        ``returns`` (each seat's member's summed return) and ``episodes`` (how many the match
+        was played over) go in the log so that its ratings can be recomputed from it.
         """
         writer = self._s.writable()
         doc = match_doc(seats, member_ids, ranks, ratings, seed, kind, games=self._view.rows.view()["games"],
-                        path=self.path)
+                        path=self.path, returns=returns, episodes=episodes)
         state_b = None if state is None else encode_state(state)
         k = writer.log_match(store.json_bytes(doc), state_b)
         # Committed: the log now holds the post-match values; copying them into the rows
         # can be redone from it whenever this step does not finish.
-        with writer.guard():
+        with writer.guard("apply the match's ratings",
+                          committed="the match is committed, and its ratings are applied when the pool is opened again"):
             self._apply_post(doc["post"], write=True)
         return self.matches(k)[0]
 

@@ -37,8 +37,11 @@ def acquire(root: Path) -> int:
             os.close(fd)
         raise PoolLockedError(f"pool {root} is open for writing by another process (pid {holder}); "
                               "a pool has one writer: close that one, or open with mode='r' to read") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError:  # a full disk: the note only names the holder in errors, the flock is the lock
+        pass
     return fd
 
 

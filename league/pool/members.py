@@ -109,7 +109,7 @@ class _LazyField:
             i = obj._i
             roles = src.roles
             (role, version, parent, step, created_us, so, sl, ho, hl, mu, sigma, games, ro, rl, active, anchor,
-             _stored) = src.row(i)
+             _stored, _digest) = src.row(i)
             d.update({"id": i, "role": roles[role], "version": version, "parent": None if parent < 0 else parent,
                       "step": step, "mu": mu, "sigma": sigma, "games": games, "active": active == 1,
                       "anchor": anchor == 1, "_ptrs": (so, sl, ho, hl, ro, rl, created_us)})
@@ -189,6 +189,10 @@ class MatchRecord(NamedTuple):
     ranks: tuple[int, ...]
     seed: int | None
     kind: str
+    returns: tuple[float, ...] | None = None
+    """Every seat's member's summed return over the match's episodes (None: not logged)."""
+    episodes: int = 1
+    """Episodes the match was played over (a block: its deals in every seat rotation)."""
 
 
 class _FrozenDict(dict):  # type: ignore[type-arg]

@@ -76,7 +76,7 @@ class Reader:
         except FileNotFoundError:
             raise PoolNotFoundError(f"no pool at {self.path} ({store.INDEX_FILE} missing)") from None
         snap = store.read_snapshot(self.f, index)
-        self.ds = store.datasets(self.f, index)
+        self.ds = store.datasets(self.f, index, snap.header.schema_version)
         self.view.install(snap, self.ds["blobs"], reader=True)
 
     def _sync_once(self) -> None:
@@ -100,7 +100,7 @@ class Reader:
         try:
             for name in ("members", "matches", "blobs"):
                 ds[name].refresh()
-            rows = ds["members"][: commit.n_members]
+            rows = store.read_members(ds["members"], commit.n_members, v.header.schema_version)
             if commit.n_blobs > len(v.blobs):
                 v.blobs += ds["blobs"][len(v.blobs): commit.n_blobs].tobytes()
             if commit.n_matches > v.match_rows.n:

@@ -7,11 +7,14 @@ its committed contents into a temporary file and ``os.replace``s it, keeping a h
 backup until done.  (It does the same when this process has the index open read-only, which
 HDF5 forbids to combine with a read-write open.)  Readers notice the new inode and follow it
 (``league.pool.reader``).  Then it finishes a logged match whose ratings were not yet copied
-into the rows, and removes weights files no committed row names.
+into the rows, and removes weights files no committed row names.  An index of an older schema
+is rewritten at the current one the same way (the migration; readers read old ones as they are).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -20,7 +23,7 @@ import numpy as np
 
 from league.pool import store
 from league.pool.weights import WEIGHTS_DIR
-from league.pool.writer import Writer
+from league.pool.writer import Writer, write_error
 
 __all__ = ["BACKUP_FILE", "open_for_writing"]
 
@@ -44,6 +47,13 @@ def open_for_writing(root: Path, writer: Writer) -> None:
         snap = store.read_snapshot(f, index)
     finally:
         f.close()
+    if snap.header.schema_version < store.SCHEMA_VERSION:
+        # An older pool: rewrite its index at the current schema (members added before keep
+        # an empty digest: unverified), then write as usual.  Readers follow the new file.
+        snap = dataclasses.replace(snap, header=dataclasses.replace(snap.header,
+                                                                    schema_version=store.SCHEMA_VERSION))
+        _rebuild(root, snap)
+        backup.unlink()
     try:
         writer.open(snap)
     except store.IndexBusyError:
@@ -61,12 +71,22 @@ def _rebuild(root: Path, snap: store.Snapshot) -> None:
     """Replace ``index.h5`` by a fresh file holding ``snap``; the old one stays as the backup."""
     index = root / store.INDEX_FILE
     tmp = root / _REBUILD_TMP
-    store.write_index(tmp, snap)
+    backup = root / BACKUP_FILE
     try:
-        os.link(index, root / BACKUP_FILE)
-    except OSError:  # a filesystem without hard links
-        shutil.copy2(index, root / BACKUP_FILE)
-    os.replace(tmp, index)
+        store.write_index(tmp, snap)
+        try:
+            os.link(index, backup)
+        except OSError as exc:  # a filesystem without hard links
+            if exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EROFS):
+                raise
+            shutil.copy2(index, backup)
+        os.replace(tmp, index)
+    except OSError as exc:
+        # The old index is still in place (os.replace is the last step): drop the partial copies.
+        tmp.unlink(missing_ok=True)
+        if index.exists():
+            backup.unlink(missing_ok=True)
+        raise write_error(exc, root, "rewrite the index (after a dead writer, or to migrate it)") from exc
 
 
 def _clean_weights_dir(root: Path, rows: np.ndarray) -> None:

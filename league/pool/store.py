@@ -8,7 +8,8 @@ Layout (every object is created before the writer turns SWMR on; afterwards the 
 resizes these datasets and overwrites their elements, which is all SWMR allows)::
 
     /            attrs: schema_version, game, roles (JSON list), initial_mu, initial_sigma
-    /members     compound table, one row per member (the all index; ``active`` column)
+    /members     compound table, one row per member (the all index; ``active`` column;
+                 from schema 2 on, ``digest``: the BLAKE2b digest of its weights file)
     /matches     compound table, one row per match (the append-only match log)
     /blobs       uint8 heap of JSON documents (spec, hparams, retire reason, match, run state),
                  addressed by (offset, length) columns; variable-length strings are not
@@ -38,6 +39,9 @@ __all__ = [
     "INDEX_FILE",
     "SCHEMA_VERSION",
     "MEMBER_DTYPE",
+    "MEMBER_DTYPE_V1",
+    "member_dtype",
+    "read_members",
     "MATCH_DTYPE",
     "Header",
     "Commit",
@@ -59,10 +63,10 @@ __all__ = [
 ]
 
 INDEX_FILE = "index.h5"   # the index's name in a pool directory
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: members carry their weights file's digest (1: without; still read)
 
 # Rows are fixed-size so a row is one element of a chunked dataset.  Integer ids; -1 = none.
-MEMBER_DTYPE = np.dtype([
+_V1_FIELDS = [
     ("role", "<i4"),
     ("version", "<i8"),
     ("parent", "<i8"),
@@ -74,7 +78,11 @@ MEMBER_DTYPE = np.dtype([
     ("reason_off", "<i8"), ("reason_len", "<i8"),   # len 0: not retired
     ("active", "u1"), ("anchor", "u1"),
     ("stored", "u1"),           # 0: no weights file (weightless), 1: file, 2: deleted
-])
+]
+MEMBER_DTYPE_V1 = np.dtype(_V1_FIELDS)
+# The digest is hex (no NUL bytes, which numpy's fixed-size bytes would strip); b"": none
+# (weightless, or added under schema 1: unverified).
+MEMBER_DTYPE = np.dtype([*_V1_FIELDS, ("digest", "S32")])
 STORED_NONE, STORED_FILE, STORED_DELETED = 0, 1, 2
 
 MATCH_DTYPE = np.dtype([("time_us", "<i8"), ("off", "<i8"), ("len", "<i8")])
@@ -222,11 +230,30 @@ def read_header(f: h5py.File, path: Path) -> Header:
                                "restore it from a backup") from None
 
 
-def datasets(f: h5py.File, path: Path) -> dict[str, h5py.Dataset]:
-    """The four datasets, checked for presence and dtype."""
+def member_dtype(version: int) -> np.dtype:
+    """The members table's row type in an index of schema ``version``."""
+    return MEMBER_DTYPE_V1 if version < 2 else MEMBER_DTYPE
+
+
+def read_members(ds: h5py.Dataset, n: int, version: int) -> np.ndarray:
+    """The first ``n`` member rows, as ``MEMBER_DTYPE`` whatever the file's schema (the read
+    path of older pools: their rows get an empty digest)."""
+    raw = ds[:n]
+    if version >= 2:
+        return raw
+    rows = np.zeros(len(raw), MEMBER_DTYPE)
+    for name in MEMBER_DTYPE_V1.names:
+        rows[name] = raw[name]
+    return rows
+
+
+def datasets(f: h5py.File, path: Path, version: int = SCHEMA_VERSION) -> dict[str, h5py.Dataset]:
+    """The four datasets, checked for presence and dtype (of schema ``version``)."""
     out: dict[str, h5py.Dataset] = {}
     try:
         for name, dtype in _DATASET_DTYPES.items():
+            if name == "members":
+                dtype = member_dtype(version)
             ds = f[name]
             if ds.dtype != dtype or ds.ndim != 1:
                 raise ValueError(f"dataset {name!r} has dtype {ds.dtype}")
@@ -275,14 +302,14 @@ def check_rows(rows: np.ndarray, header: Header, n_blobs: int, path: Path) -> No
 def read_snapshot(f: h5py.File, path: Path) -> Snapshot:
     """Everything committed in an open index, validated."""
     header = read_header(f, path)
-    ds = datasets(f, path)
+    ds = datasets(f, path, header.schema_version)
     commit = read_commit(ds["counts"], path, refresh=False)
     try:
         if (commit.n_members > ds["members"].shape[0] or commit.n_matches > ds["matches"].shape[0]
                 or commit.n_blobs > ds["blobs"].shape[0] or commit.applied > commit.n_matches
                 or commit.state_off + commit.state_len > commit.n_blobs):
             raise ValueError(f"commit record {commit} points past the end of the tables")
-        rows = ds["members"][: commit.n_members]
+        rows = read_members(ds["members"], commit.n_members, header.schema_version)
         blobs = ds["blobs"][: commit.n_blobs].tobytes()
         matches = ds["matches"][: commit.n_matches]
     except (OSError, ValueError, RuntimeError) as exc:
@@ -293,19 +320,19 @@ def read_snapshot(f: h5py.File, path: Path) -> Snapshot:
     return Snapshot(header, commit, rows, blobs, matches)
 
 
-def _create_table(f: h5py.File, name: str, data: np.ndarray) -> None:
+def _create_table(f: h5py.File, name: str, data: np.ndarray, dtype: np.dtype) -> None:
     chunk = _CHUNKS[name]
     cap = max(chunk, -(-len(data) // chunk) * chunk)
-    ds = f.create_dataset(name, shape=(cap,), maxshape=(None,), chunks=(chunk,),
-                          dtype=_DATASET_DTYPES[name])
+    ds = f.create_dataset(name, shape=(cap,), maxshape=(None,), chunks=(chunk,), dtype=dtype)
     if len(data):
-        ds[: len(data)] = data
+        ds[: len(data)] = data if data.dtype == dtype else data[list(dtype.names)].astype(dtype)
 
 
 def write_index(path: Path, snap: Snapshot) -> None:
     """Write a complete, closed index file (used by create and by crash recovery).
 
-    The caller writes to a temporary name and ``os.replace``s it into place.
+    The caller writes to a temporary name and ``os.replace``s it into place.  The layout is
+    that of ``snap.header.schema_version`` (an older one only in tests of the read path).
     """
     h = snap.header
     with h5py.File(path, "w", libver="latest") as f:
@@ -314,9 +341,9 @@ def write_index(path: Path, snap: Snapshot) -> None:
         f.attrs["roles"] = json.dumps(list(h.roles))
         f.attrs["initial_mu"] = h.initial_mu
         f.attrs["initial_sigma"] = h.initial_sigma
-        _create_table(f, "members", snap.rows)
-        _create_table(f, "matches", snap.matches)
-        _create_table(f, "blobs", np.frombuffer(snap.blobs, dtype="u1"))
+        _create_table(f, "members", snap.rows, member_dtype(h.schema_version))
+        _create_table(f, "matches", snap.matches, MATCH_DTYPE)
+        _create_table(f, "blobs", np.frombuffer(snap.blobs, dtype="u1"), np.dtype("u1"))
         counts = f.create_dataset("counts", shape=(2, 8), chunks=(2, 8), dtype="<i8")
         counts[0] = snap.commit.encode()   # slot 1 stays zero, which fails its checksum
 

@@ -141,7 +141,7 @@ def new_member(k: int, entry: Any, *, n0: int, roles: tuple[str, ...], path: Pat
 
 def match_doc(seats: Sequence[Any], member_ids: Sequence[Any], ranks: Sequence[Any],
               ratings: Sequence[Sequence[Any]], seed: Any, kind: Any, *, games: np.ndarray,
-              path: Path) -> dict[str, Any]:
+              path: Path, returns: Sequence[Any] | None = None, episodes: Any = 1) -> dict[str, Any]:
     """``record_match``'s arguments, checked, as the match log's document.
 
     ``games``: every member's games so far (the rows' column).  The document's ``post`` holds
@@ -165,11 +165,20 @@ def match_doc(seats: Sequence[Any], member_ids: Sequence[Any], ranks: Sequence[A
         raise ValueError(f"seed must be an int or None, got {seed!r}")
     if not isinstance(kind, str):
         raise ValueError(f"kind must be a string, got {kind!r}")
+    if returns is not None:
+        returns = list(returns)
+        if len(returns) != len(seats) or not all(isinstance(x, (int, float, np.number)) and math.isfinite(x)
+                                                 for x in returns):
+            raise ValueError(f"returns must be one finite number per seat, got {returns!r}")
+    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
+        raise ValueError(f"episodes must be an integer >= 1, got {episodes!r}")
     post: dict[int, list[Any]] = {}
     for m, (mu, sigma) in zip(ids, ratings):
         post[m] = [m, float(mu), float(sigma), int(games[m]) + 1]
     return {"seats": seats, "member_ids": ids, "ranks": [int(r) for r in ranks],
-            "seed": None if seed is None else int(seed), "kind": kind, "post": list(post.values())}
+            "seed": None if seed is None else int(seed), "kind": kind, "post": list(post.values()),
+            **({} if returns is None else {"returns": [float(x) for x in returns]}),
+            **({} if episodes == 1 else {"episodes": int(episodes)})}
 
 
 def _as_tensors(weights: Any) -> dict[str, torch.Tensor]:

@@ -20,6 +20,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from league.errors import PoolCorruptError
 from league.pool import store
 from league.pool.members import EPOCH, MEMBER_FIELDS, JsonHeap, MatchRecord, Member, RowSource, build_members
 
@@ -156,7 +157,12 @@ class IndexView:
         """The run state the view's commit names ({} before the first)."""
         if self.state_ptr[1] == 0:
             return {}
-        return json.loads(self.blob(*self.state_ptr))  # type: ignore[no-any-return]
+        try:
+            return json.loads(self.blob(*self.state_ptr))  # type: ignore[no-any-return]
+        except ValueError as exc:
+            raise PoolCorruptError(f"pool index {self.index}: the run state is damaged ({exc}); "
+                                   f"restore index.h5 from a backup (python -m league.verify "
+                                   f"{self.path} lists the damage)") from None
 
     # ---------------------------------------------------------------- members and matches
 
@@ -203,10 +209,16 @@ class IndexView:
         n = self.n_matches
         for k in range(len(self.match_cache), n):
             row = self.match_rows.view()[k]
-            doc = json.loads(self.blob(int(row["off"]), int(row["len"])))
+            try:
+                doc = json.loads(self.blob(int(row["off"]), int(row["len"])))
+            except ValueError as exc:
+                raise PoolCorruptError(f"pool index {self.index}: match {k} of the log is damaged ({exc}); "
+                                       f"restore index.h5 from a backup (python -m league.verify "
+                                       f"{self.path} lists the damage)") from None
             self.match_cache.append(MatchRecord(
                 k, _to_datetime(int(row["time_us"])), tuple(doc["seats"]), tuple(doc["member_ids"]),
-                tuple(doc["ranks"]), doc["seed"], doc["kind"]))
+                tuple(doc["ranks"]), doc["seed"], doc["kind"],
+                None if doc.get("returns") is None else tuple(doc["returns"]), int(doc.get("episodes", 1))))
         return self.match_cache[start:n]
 
 

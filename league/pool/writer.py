@@ -15,12 +15,24 @@ by readers, see ``IndexView.install``) whenever it did not finish.
 
 The writer checks nothing about its arguments: ``league.pool.core.Pool`` validates every call
 completely before it reaches here, so that a bad call writes nothing.
+
+A write that fails (``ENOSPC``: the disk is full; ``EIO``; ...) raises ``PoolWriteError``.  Each
+operation first checks that the file system has room for what it writes plus a margin
+(``_FREE_MARGIN``): on a nearly full disk it refuses before writing anything, and the pool stays
+usable once space is freed.  A failure past that point happened before the operation's commit
+record was written, so the pool on disk is as it was before the operation; the writer then
+rolls its in-memory view back to that commit, removes the weights files it had just written,
+and refuses further writes (the HDF5 library's state after a failed write is not trusted):
+the pool must be opened again, which recovers it like a dead writer's.
 """
 
 from __future__ import annotations
 
+import errno as errno_codes
 import os
+import re
 from collections.abc import Iterable, Mapping
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
+from league.errors import PoolWriteError
 from league.pool import store
 from league.pool.view import IndexView, apply_post, now_us
 from league.pool.weights import WEIGHTS_DIR, save_weights, weights_path
@@ -38,6 +51,9 @@ if TYPE_CHECKING:
 __all__ = ["NewMember", "Writer", "TableFile"]
 
 _DEDUPE_MAX = 4096  # blobs up to this size are deduplicated (specs and hparams repeat)
+# Room an operation needs beyond its own bytes: HDF5 grows tables by whole chunks (~1 MB at most
+# with the chunk sizes in ``store``) and rewrites metadata at each flush.
+_FREE_MARGIN = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,8 @@ class Writer:
         self.dirty: set[int] = set()       # member rows changed in memory, not yet in the file
         self.next_version: list[int] = []  # per role
         self.broken: str | None = None     # why an earlier write failed halfway
+        self.active_guard: _WriteGuard | None = None
+        self.gen_written = 0               # the newest commit generation written to the file
 
     # ---------------------------------------------------------------- opening and closing
 
@@ -74,10 +92,15 @@ class Writer:
         The index is written whole under a temporary name and renamed into place, so a pool
         directory never holds a partial one.
         """
-        (self.path / WEIGHTS_DIR).mkdir(exist_ok=True)
         tmp = self.path / (store.INDEX_FILE + ".create.tmp")
-        store.write_index(tmp, store.empty_snapshot(header))
-        os.replace(tmp, self.view.index)
+        try:
+            self.ensure_room(0, "create")
+            (self.path / WEIGHTS_DIR).mkdir(exist_ok=True)
+            store.write_index(tmp, store.empty_snapshot(header))
+            os.replace(tmp, self.view.index)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise write_error(exc, self.path, "create") from exc
         self.open(store.empty_snapshot(header))
 
     def open(self, snap: store.Snapshot) -> None:
@@ -88,6 +111,7 @@ class Writer:
         """
         self.file = TableFile(self.view.index, fsync=self.fsync)
         self.view.install(snap, self.file.ds["blobs"], reader=False)
+        self.gen_written = snap.commit.gen
         self.dirty = set()
         roles = self.view.roles
         self.next_version = [0] * len(roles)
@@ -106,17 +130,33 @@ class Writer:
         """Commit anything pending (unless an earlier write broke the writer)."""
         v = self.view
         if self.file is not None and self.broken is None and (v.applied != v.n_matches or self.dirty):
-            self.commit()
+            with self.guard("close"):
+                self.commit()
 
     def close(self) -> None:
         """Close the file without committing (``finish`` first to keep pending changes)."""
         if self.file is not None:
-            self.file.close()
+            self.file.close(failed=self.broken is not None)
             self.file = None
 
-    def guard(self) -> _WriteGuard:
-        """Wrap each change: a failure halfway marks the writer broken."""
-        return _WriteGuard(self)
+    def guard(self, what: str = "write", *, committed: str | None = None) -> _WriteGuard:
+        """Wrap each change: a failure halfway rolls the view back to the last commit, marks the
+        writer broken and raises ``PoolWriteError`` for an ``OSError`` (``committed``: what the
+        error says was committed already)."""
+        return _WriteGuard(self, what, committed)
+
+    def ensure_room(self, nbytes: int, what: str) -> None:
+        """Refuse, before writing anything, an operation the file system has no room for."""
+        try:
+            st = os.statvfs(self.path)
+        except OSError:   # cannot tell: let the writes themselves find out
+            return
+        free = st.f_bavail * st.f_frsize
+        if free < nbytes + _FREE_MARGIN:
+            raise PoolWriteError(
+                f"no room to {what} in pool {self.path}: {free / 2**20:.1f} MiB free, it needs about "
+                f"{(nbytes + _FREE_MARGIN) / 2**20:.1f} MiB; nothing was written — free disk space and "
+                "try again", errno_codes.ENOSPC)
 
     # ---------------------------------------------------------------- operations
 
@@ -124,13 +164,17 @@ class Writer:
         """Add members in one commit (weights files first); returns the first new id."""
         v = self.view
         n0 = v.rows.n
-        with self.guard():
+        self.ensure_room(sum(t.numel() * t.element_size() for e in entries for t in e.tensors.values()),
+                         "add members")
+        with self.guard("add") as g:
             # Weights files first: a committed row must never name a missing file.
+            digests: dict[int, str] = {}
             for k, e in enumerate(entries):
                 if e.tensors:
+                    g.new_files.append(weights_path(self.path, n0 + k))
                     # The file is complete before it gets its final name (save_weights), and
-                    # the row naming it is committed only after that.
-                    save_weights(weights_path(self.path, n0 + k), e.tensors, fsync=self.fsync)
+                    # the row naming it, with its digest, is committed only after that.
+                    digests[k] = save_weights(weights_path(self.path, n0 + k), e.tensors, fsync=self.fsync)
             now = now_us()
             for k, e in enumerate(entries):
                 row = np.zeros((), dtype=store.MEMBER_DTYPE)
@@ -145,6 +189,7 @@ class Writer:
                 row["mu"], row["sigma"], row["games"] = v.header.initial_mu, v.header.initial_sigma, 0
                 row["active"], row["anchor"] = 1, int(e.anchor)
                 row["stored"] = store.STORED_FILE if e.tensors else store.STORED_NONE
+                row["digest"] = digests.get(k, "").encode()
                 v.rows.append(row)
                 v.members_cache.append(None)
                 self.dirty.add(n0 + k)
@@ -155,7 +200,8 @@ class Writer:
 
     def retire(self, ids: list[int], reason_b: bytes) -> None:
         """Take active members ``ids`` out of the active index, with one reason."""
-        with self.guard():
+        self.ensure_room(len(reason_b), "retire members")
+        with self.guard("retire"):
             off, length = self.put_blob(reason_b)
             # The reason is committed before any row points at it: a reader may see a row
             # change at any flush, and must then find the blob it names.
@@ -169,7 +215,7 @@ class Writer:
 
     def delete_weights(self, i: int) -> None:
         """Mark member ``i``'s weights deleted, then delete its file."""
-        with self.guard():
+        with self.guard("delete weights"):
             self.touch([i])
             self.view.rows.buf["stored"][i] = store.STORED_DELETED
             self.commit()  # the row says "deleted" before the file goes: never a dangling row
@@ -181,7 +227,8 @@ class Writer:
         The member rows are not changed yet: ``apply_latest`` does that next.
         """
         v = self.view
-        with self.guard():
+        self.ensure_room(len(doc_b) + len(state_b or b""), "record a match")
+        with self.guard("record a match"):
             k = v.n_matches
             mrow = np.zeros((), dtype=store.MATCH_DTYPE)
             mrow["time_us"] = now_us()
@@ -207,7 +254,7 @@ class Writer:
     def apply_pending(self) -> None:
         """Finish what a dead writer's last match began: apply logged values, commit."""
         v = self.view
-        with self.guard():
+        with self.guard("finish the last logged match"):
             for post in v.pending_posts():
                 self.touch(p[0] for p in post)
                 apply_post(v.rows.buf, post)
@@ -216,7 +263,8 @@ class Writer:
 
     def set_state(self, state_b: bytes) -> None:
         """Commit a new run state."""
-        with self.guard():
+        self.ensure_room(len(state_b), "save the run state")
+        with self.guard("save the run state"):
             self.view.state_ptr = self.put_blob(state_b)
             self.commit()
 
@@ -234,11 +282,19 @@ class Writer:
         blobs += data
         if dedupe and len(data) <= _DEDUPE_MAX:
             self.dedupe[data] = (off, len(data))
+            if self.active_guard is not None:
+                self.active_guard.new_blobs.append(data)
         return off, len(data)
 
     def touch(self, ids: Iterable[int]) -> None:
         """Call *before* changing rows in memory: they go to the file with the next commit."""
         ids = list(ids)
+        g = self.active_guard
+        if g is not None:   # what to restore if this operation fails
+            rows = self.view.rows.buf
+            for i in ids:
+                if i < g.n_rows and i not in g.old_rows:
+                    g.old_rows[i] = rows[i].copy()
         self.dirty.update(ids)
         self.view.forget(ids)
 
@@ -268,6 +324,7 @@ class Writer:
         c = store.Commit(v.commit.gen + 1, v.rows.n, v.n_matches, len(v.blobs),
                          v.applied, v.state_ptr[0], v.state_ptr[1])
         f.flush()
+        self.gen_written = c.gen   # before the write: a failed one may have landed all the same
         f.write_commit(c)
         f.flush()
         v.commit = c
@@ -329,22 +386,123 @@ class TableFile:
         if self.fsync:
             os.fsync(self.f.id.get_vfd_handle())
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
+        """Close the file; ``failed``: an earlier write failed, so abandon it open instead.
+
+        HDF5 (2.0) crashes the process when it closes a file whose flush failed (it tries the
+        failed metadata writes again).  Such a file is left open, never touched again, until the
+        process exits; on disk it is flagged "open for write" like a dead writer's, and the next
+        writer rebuilds it from its last commit (``league.pool.recovery``).
+        """
+        if failed:
+            _ABANDONED.append(self)   # its datasets too: releasing any id makes HDF5 retry
+            return
         try:
             self.f.close()
         except Exception:  # closing after a failed write must not hide the first error
             pass
 
 
+_H5_ERRNO = re.compile(r"errno = (\d+)")
+
+
+def write_error(exc: OSError | RuntimeError, path: Path, what: str, *,
+                committed: str | None = None) -> PoolWriteError:
+    """A failed write as a one-line ``PoolWriteError`` that keeps its errno (``committed``: what
+    of the operation had been committed before it failed; default: nothing)."""
+    if isinstance(exc, PoolWriteError):
+        return exc
+    code = getattr(exc, "errno", None)
+    if code is None:   # h5py reports the failed write's errno inside its message
+        m = _H5_ERRNO.search(str(exc))
+        code = int(m.group(1)) if m else None
+    reason = os.strerror(code) if code else " ".join(str(exc).split())[:200]
+    hint = {errno_codes.ENOSPC: "free disk space", errno_codes.EDQUOT: "free disk space (quota)",
+            errno_codes.EIO: "check the disk (I/O error)", errno_codes.EROFS: "remount it read-write",
+            errno_codes.EACCES: "fix the permissions"}.get(code or 0, "fix the cause")
+    done = committed or "nothing of it was committed (the pool is as it was before)"
+    return PoolWriteError(f"could not {what} in pool {path}: {reason}; {done} — {hint}, then open the "
+                          "pool again to continue", code)
+
+
+_ABANDONED: list[TableFile] = []   # files whose writes failed: see ``TableFile.close``
+
+
 class _WriteGuard:
-    """Marks the writer broken when a write fails halfway (its memory no longer matches the file)."""
+    """One operation of the writer: remembers the view as of the last commit; when a write
+    fails, restores it, removes new weights files, marks the writer broken and raises
+    ``PoolWriteError`` (for an ``OSError``; other errors propagate as they are)."""
 
-    def __init__(self, writer: Writer) -> None:
+    def __init__(self, writer: Writer, what: str, committed: str | None) -> None:
         self.writer = writer
+        self.what = what
+        self.committed = committed
+        self.outer = True
+        self.new_files: list[Path] = []
+        self.new_blobs: list[bytes] = []
+        self.old_rows: dict[int, np.ndarray] = {}
 
-    def __enter__(self) -> None:
-        return None
+    def __enter__(self) -> _WriteGuard:
+        w = self.writer
+        if w.active_guard is not None:   # nested: the outer one restores
+            self.outer = False
+            return w.active_guard
+        v = w.view
+        self.n_rows, self.n_match_rows, self.n_blobs = v.rows.n, v.match_rows.n, len(v.blobs)
+        self.saved = (v.commit, v.n_matches, v.applied, v.state_ptr, set(w.dirty), list(w.next_version))
+        w.active_guard = self
+        return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is not None:
-            self.writer.broken = f"{exc_type.__name__}: {exc}"
+        if not self.outer:
+            return
+        w = self.writer
+        w.active_guard = None
+        if exc is None:
+            return
+        w.broken = f"{exc_type.__name__}: {' '.join(str(exc).split())[:200]}"
+        self._restore()
+        # h5py raises a failed flush as RuntimeError, naming the write's errno in its message.
+        if isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and _H5_ERRNO.search(str(exc))):
+            raise write_error(exc, w.path, self.what, committed=self.committed) from exc
+
+    def _restore(self) -> None:
+        w, v = self.writer, self.writer.view
+        for path in self.new_files:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:   # the next writer's recovery removes it
+                pass
+        for i, row in self.old_rows.items():
+            v.rows.buf[i] = row
+        v.forget(range(self.n_rows, v.rows.n))
+        v.rows.n, v.match_rows.n = self.n_rows, self.n_match_rows
+        del v.members_cache[self.n_rows:]
+        del v.match_cache[self.n_match_rows:]
+        del v.blobs[self.n_blobs:]
+        for off in [o for o in v.heap.cache if o >= self.n_blobs]:
+            del v.heap.cache[off]
+        for data in self.new_blobs:
+            w.dedupe.pop(data, None)
+        v.commit, v.n_matches, v.applied, v.state_ptr, w.dirty, w.next_version = self.saved
+        self._repair_file()
+
+    def _repair_file(self) -> None:
+        """Undo in the file what readers (and the next writer) could see of the failed operation:
+        rows rewritten in place get their old values back, and when a commit record of it was
+        written, a newer one with the old counts supersedes it (a new generation, so that readers
+        which saw the failed one reload).  Best effort: the disk may refuse these writes too."""
+        w, v = self.writer, self.writer.view
+        if w.file is None:
+            return
+        try:
+            for i, row in sorted(self.old_rows.items()):
+                w.file.write_span("members", i, row.reshape(1))
+            if w.gen_written > v.commit.gen:
+                c = dataclasses.replace(v.commit, gen=w.gen_written + 1)
+                w.gen_written = c.gen
+                w.file.write_commit(c)
+                v.commit = c
+            w.file.flush()
+        except Exception:  # noqa: BLE001 - the first error is the one reported
+            pass

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from envs import FixedOpponents, Game, SelfPlayVecEnv
+from envs import Game, Match, MatchEngine
 from envs.opponents import MemberId, Policy
 from league.errors import ConfigError
 from league.population.empirical_game import payoff_table
@@ -41,9 +41,9 @@ class PopulationConfig:
 
     solver: str = "nash"
     """Meta-solver over the active members' payoff table: uniform, nash, prd or alpharank."""
-    episodes: int = 400
+    episodes: int = 200
     """Episodes played per seating of the table (the same deal seeds for every seating)."""
-    max_seatings: int = 64
+    max_seatings: int = 16
     """New seatings measured per update at most (the newest members' first); 0: measure none
     (the table is then only what earlier updates measured)."""
     support_episodes: int = 0
@@ -82,46 +82,33 @@ def seatings_to_measure(members: Mapping[str, Sequence[Any]], tally: Mapping[str
 
 def measure_seatings(game: Game, roles: Sequence[str], seatings: Sequence[Sequence[int]],
                      load: Callable[[MemberId], Policy], *, episodes: int, seed: int,
-                     n_envs: int = 256) -> Tally:
+                     n_envs: int = 512) -> Tally:
     """Play ``episodes`` episodes of each seating and sum every role's return.
 
-    The first seat's member acts through ``act`` on a ``SelfPlayVecEnv`` whose other seats are a
-    ``FixedOpponents`` seating; every seating is reset with the same ``seed``, so deals repeat.
+    Every seating plays the same deals (episode seeds drawn from ``seed``), and all seatings'
+    episodes run side by side in one ``envs.MatchEngine`` (at most ``n_envs`` at once), one
+    batched forward pass per member per step.
     """
-    seat_of = {role: next(s for s in game.seats if game.roles[s] == role) for role in roles}
-    if len(seat_of) != len(game.seats):
-        raise ConfigError(f"game {game.name!r} seats one role in several seats; the population "
-                          "table needs one seat per role")
-    first = seat_of[roles[0]]
+    seats_of = {role: [s for s in game.seats if game.roles[s] == role] for role in roles}
+    if sum(map(len, seats_of.values())) != len(game.seats) or any(
+            len(ss) > 1 and r not in game.team_roles for r, ss in seats_of.items()):
+        raise ConfigError(f"game {game.name!r} seats one role in several seats that are not a team; "
+                          "the population table needs one seat per role")
+    deals = [int(x) for x in np.random.default_rng(seed).integers(2 ** 31 - 1, size=episodes)]
+    # A team role's member plays all its seats; the role's return is its seats' sum.
+    by_seat = [{s: int(i) for r, i in zip(roles, ids) for s in seats_of[r]} for ids in seatings]
+    engine = MatchEngine(game, load, max_copies=n_envs)
+    try:
+        results = engine.play(Match(seating, d) for seating in by_seat for d in deals)
+    finally:
+        engine.close()
     out: Tally = {}
-    for ids in seatings:
-        by_seat = {seat_of[r]: int(i) for r, i in zip(roles, ids)}
-        learner = load(by_seat[first])
-        env = SelfPlayVecEnv(game, first, FixedOpponents({s: m for s, m in by_seat.items() if s != first},
-                                                         loader=load), min(n_envs, episodes), seed=seed)
+    for k, ids in enumerate(seatings):
         totals = np.zeros(len(roles))
-        done = _play(env, learner, episodes, seed, [seat_of[r] for r in roles], totals)
-        out[_key(ids)] = [float(done), *map(float, totals)]
+        for result in results[k * episodes:(k + 1) * episodes]:
+            totals += [sum(result.returns[s] for s in seats_of[r]) for r in roles]
+        out[_key(ids)] = [float(episodes), *map(float, totals)]
     return out
-
-
-def _play(env: SelfPlayVecEnv, policy: Policy, episodes: int, seed: int, seats: Sequence[str],
-          totals: np.ndarray) -> int:
-    n = env.num_envs
-    quota = np.full(n, episodes // n)
-    quota[: episodes % n] += 1
-    finished = np.zeros(n, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    obs, infos = env.reset(seed=seed)
-    while (finished < quota).any():
-        mask = infos.get("action_mask")
-        actions = policy.act(np.asarray(obs, dtype=np.float32), None if mask is None else np.asarray(mask, bool), rng)
-        obs, _, _, _, infos = env.step(np.asarray(actions))
-        for i, outcome in infos.get("outcomes", ()):
-            if finished[i] < quota[i]:
-                finished[i] += 1
-                totals += [outcome.returns[s] for s in seats]
-    return int(finished.sum())
 
 
 def support_seatings(members: Mapping[str, Sequence[Any]], mix: Mapping[str, Mapping[str, float]],

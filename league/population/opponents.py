@@ -45,14 +45,19 @@ class PoolOpponents:
     """Opponents for every NPC seat, drawn from the active members of the seat's role.
 
     ``weigh`` gives the sampling distribution over one role's candidates; it is
-    computed once per role when the source is built (ratings do not move during a
-    training turn), so a redraw costs one generator call per seat.
+    computed once per role when the source is built, so a redraw costs one generator
+    call per seat.  A weigher that learns from the turn's games (one with ``record(member_id,
+    score)``, e.g. ``sampling.OnlineWinRates``) is fed every finished training episode through
+    ``observe`` and the distributions are recomputed every ``refresh`` episodes.
     """
 
     def __init__(self, pool: Pool, roles: Mapping[str, str], weigh: Weigher, *,
                  candidates: Mapping[str, Sequence[Member]] | None = None,
-                 loader: Callable[[MemberId], Policy] | None = None):
+                 loader: Callable[[MemberId], Policy] | None = None, refresh: int = 64):
         self.roles = dict(roles)
+        self.weigh = weigh
+        self.refresh = int(refresh)
+        self._since_refresh = 0
         self.loader = loader if loader is not None else MemberLoader(pool)
         if candidates is None:
             candidates = {role: pool.active(role) for role in set(self.roles.values())}
@@ -71,6 +76,29 @@ class PoolOpponents:
 
     def load(self, member_id: MemberId) -> Policy:
         return self.loader(member_id)
+
+    @property
+    def adaptive(self) -> bool:
+        """True when the weights follow the learner's results (``observe`` does something)."""
+        return callable(getattr(self.weigh, "record", None))
+
+    def observe(self, outcome: Any) -> None:
+        """A finished training episode (an ``envs.Outcome``): the learner's score against each
+        NPC seat's member goes to the weigher; every ``refresh`` episodes the weights are redone."""
+        record = getattr(self.weigh, "record", None)
+        if record is None or outcome.learner_seat is None:
+            return
+        mine = outcome.ranks[outcome.learner_seat]
+        for seat, member_id in outcome.seating.items():
+            if seat == outcome.learner_seat or not isinstance(member_id, (int, np.integer)):
+                continue
+            theirs = outcome.ranks[seat]
+            record(int(member_id), 1.0 if mine < theirs else 0.0 if mine > theirs else 0.5)
+        self._since_refresh += 1
+        if self._since_refresh >= self.refresh:
+            self._since_refresh = 0
+            self.probs = {role: np.asarray(self.weigh(ms), dtype=float)
+                          for role, ms in self.candidates.items() if ms}
 
     def with_loader(self, loader: Callable[[MemberId], Policy]) -> PoolOpponents:
         """The same seats, candidates and probabilities (so ``pick`` draws exactly what this

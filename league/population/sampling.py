@@ -61,6 +61,7 @@ __all__ = [
     "scheme_probabilities",
     "sample_opponent",
     "OpponentSampler",
+    "OnlineWinRates",
 ]
 
 
@@ -134,6 +135,19 @@ class SamplingConfig:
     """alphastar_main: share of pfsp_hard games over anchors and members older than the window."""
     min_games: int = 20
     """Games a pair needs before its empirical win rate replaces the rating-based estimate."""
+    anchor_share: float = 0.0
+    """Share of draws put on the anchors (uniformly) on top of the scheme, whatever it thinks of
+    them: games against uniform random keep the learner visiting every kind of position."""
+    online: bool = False
+    """Re-estimate ``x`` during a training turn from the learner's own results against each
+    candidate (AlphaStar's PFSP reads current win rates), instead of fixing the weights at the
+    turn's start from the starting member's rating."""
+    online_prior_games: float = 10.0
+    """online: weight, in games, of the turn-start estimate before the turn's own results."""
+    online_halflife: float = 200.0
+    """online: games against a candidate after which an old result counts half (the learner moves)."""
+    online_refresh: int = 64
+    """online: finished training episodes between recomputations of the sampling weights."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.scheme, str) or self.scheme not in SCHEMES:
@@ -149,6 +163,10 @@ class SamplingConfig:
                 f"sampling.self_play + sampling.pfsp + sampling.verification = {total!r}: "
                 f"expected the three shares to sum to 1")
         check_range("sampling.min_games", self.min_games, low=0, integer=True)
+        check_range("sampling.anchor_share", self.anchor_share, low=0.0, high=1.0)
+        check_range("sampling.online_prior_games", self.online_prior_games, low=0.0, low_open=True)
+        check_range("sampling.online_halflife", self.online_halflife, low=0.0, low_open=True)
+        check_range("sampling.online_refresh", self.online_refresh, low=1, integer=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,7 +317,11 @@ def scheme_probabilities(scheme: str | Scheme, candidates: Sequence[Candidate], 
     if probs.shape != (len(candidates),) or not np.all(np.isfinite(probs)) or np.any(probs < 0):
         raise ValueError(f"scheme {scheme!r} returned {probs!r}: expected {len(candidates)} "
                          f"finite non-negative weights")
-    return _normalized(probs)
+    probs = _normalized(probs)
+    anchors = np.array([bool(getattr(c, "anchor", False)) for c in candidates])
+    if config.anchor_share > 0 and anchors.any():
+        probs = (1.0 - config.anchor_share) * probs + config.anchor_share * anchors / anchors.sum()
+    return probs
 
 
 def sample_opponent(candidates: Sequence[Candidate], learner: object, rng: np.random.Generator, *,
@@ -363,3 +385,53 @@ class OpponentSampler:
             probs = self.probabilities(learner, candidates, learner_id=learner_id)
             seating[seat] = int(candidates[int(rng.choice(len(candidates), p=probs))].id)
         return seating
+
+
+class OnlineWinRates:
+    """A per-seat weigher whose ``x`` follows the learner's results during the turn.
+
+    Each candidate's estimate starts at the turn-start ``x`` (ratings or payoff table) with the
+    weight of ``prior_games`` games; every result the learner gets against it (1 win, 1/2 draw,
+    0 loss) is added with older ones discounted by half every ``halflife`` games, so the weights
+    track the learner as it improves instead of the member it started from.  Called with a
+    seat's candidates it returns the scheme's distribution over them.
+    """
+
+    def __init__(self, sampler: OpponentSampler, learner: object, *, learner_id: int | None = None):
+        self.sampler = sampler
+        self.learner = learner
+        self.learner_id = learner_id
+        cfg = sampler.config
+        self.prior_games = float(cfg.online_prior_games)
+        self.decay = 0.5 ** (1.0 / float(cfg.online_halflife))
+        self._score: dict[int, float] = {}
+        self._weight: dict[int, float] = {}
+        self.games: dict[int, int] = {}
+        """Results recorded per candidate id this turn."""
+
+    def _start(self, candidates: Sequence[Candidate]) -> None:
+        new = [c for c in candidates if int(c.id) not in self._weight]
+        if not new:
+            return
+        x = win_probabilities(self.learner, new, model=self.sampler.model, payoff=self.sampler.payoff,
+                              min_games=self.sampler.config.min_games, learner_id=self.learner_id)
+        for c, xk in zip(new, x):
+            self._score[int(c.id)] = float(xk) * self.prior_games
+            self._weight[int(c.id)] = self.prior_games
+
+    def x(self, candidates: Sequence[Candidate]) -> np.ndarray:
+        """The current estimate of the learner's score against each candidate."""
+        self._start(candidates)
+        return np.array([self._score[int(c.id)] / self._weight[int(c.id)] for c in candidates])
+
+    def record(self, member_id: int, score: float) -> None:
+        """One result of the learner against ``member_id`` (ignored for a member never weighed)."""
+        k = int(member_id)
+        if k not in self._weight:
+            return
+        self._score[k] = self._score[k] * self.decay + float(score)
+        self._weight[k] = self._weight[k] * self.decay + 1.0
+        self.games[k] = self.games.get(k, 0) + 1
+
+    def __call__(self, candidates: Sequence[Candidate]) -> np.ndarray:
+        return scheme_probabilities(self.sampler.scheme, candidates, self.x(candidates), self.sampler.config)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -266,12 +266,17 @@ def make_network(obs_dim: int, n_actions: int, config: PPOConfig,
 def learner_result(outcome: Any) -> int:
     """+1 win, 0 draw, -1 loss for the learner seat of an ``envs`` ``Outcome``.
 
-    A win ranks the learner strictly above every other seat; a loss ranks some
-    other seat strictly above it; anything else (sharing the best rank) is a draw.
+    A win ranks the learner strictly above every seat of the other teams (every other seat
+    when the game has no teams); a loss ranks one of them strictly above it; anything else
+    (sharing the best rank) is a draw.  Teammates share the learner's rank, so a team's win
+    is the learner's win.
     """
     seat = outcome.learner_seat
     mine = outcome.ranks[seat]
-    best_other = min((r for s, r in outcome.ranks.items() if s != seat), default=mine + 1)
+    teams = getattr(outcome, "teams", None) or {}
+    team = teams.get(seat, seat)
+    best_other = min((r for s, r in outcome.ranks.items() if s != seat and teams.get(s, s) != team),
+                     default=mine + 1)
     return 1 if mine < best_other else -1 if mine > best_other else 0
 
 
@@ -318,7 +323,7 @@ class PPO:
     """
 
     def __init__(self, env: VecEnv, config: PPOConfig, *, init_weights: Mapping[str, Any] | None = None,
-                 total_steps: int | None = None):
+                 total_steps: int | None = None, on_outcome: Callable[[Any], None] | None = None):
         if env.num_envs != config.n_envs:
             raise ConfigError(f"PPOConfig.n_envs = {config.n_envs} but the env has {env.num_envs} copies")
         self.env, self.config = env, config
@@ -330,6 +335,9 @@ class PPO:
         self.gen = torch.Generator(device=self.device).manual_seed(config.seed)
         self.cpu_gen = torch.Generator().manual_seed(config.seed + 1)
         self.total_steps = total_steps  # the horizon of the learning-rate anneal
+        # Told every finished episode's outcome: e.g. an opponent source whose weights follow
+        # the learner's current results.
+        self.on_outcome = on_outcome
         self.rollout = new_rollout(config.n_steps, config.n_envs, env.obs_dim, env.n_actions)
         self.steps = 0
         self.updates = 0
@@ -383,6 +391,8 @@ class PPO:
                 buf.dones[t] = torch.as_tensor(np.asarray(terminated) | truncated, dtype=torch.float32)
                 for _, outcome in infos.get("outcomes", ()):
                     stats.add(outcome)
+                    if self.on_outcome is not None:
+                        self.on_outcome(outcome)
                 self.obs = torch.as_tensor(np.asarray(obs, dtype=np.float32))
                 self.mask = self._mask(infos)
             last_values = net.value(self.obs.to(dev)).cpu()

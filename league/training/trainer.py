@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,28 +159,31 @@ class _Stopper:
 
 def train(env: VecEnv, config: PPOConfig | None = None, *, stop: StopRules,
           init_weights: Mapping[str, Any] | None = None, evaluation: EvalCallback | None = None,
-          callbacks: Sequence[Callback] = (), progress: bool | None = None) -> TrainResult:
+          callbacks: Sequence[Callback] = (), progress: bool | None = None,
+          on_outcome: Callable[[Any], None] | None = None) -> TrainResult:
     """Train on ``env`` from ``init_weights`` (else fresh weights) until a stop rule fires.
 
     ``env`` follows the ``SelfPlayVecEnv`` contract with ``config.n_envs`` copies
     (see :func:`selfplay_env`).  ``evaluation`` runs every ``evaluation.every``
     learner steps; its results drive the best checkpoint and the stop rules.
     ``progress``: show a progress bar (None: only when stderr is a terminal).
+    ``on_outcome`` is called with every finished training episode's ``envs.Outcome``.
     """
     config = config or PPOConfig()
     threads = torch.get_num_threads()
     if config.torch_threads is not None:
         torch.set_num_threads(config.torch_threads)  # small nets gain nothing from threads, others lose cores
     try:
-        return _train(env, config, stop, init_weights, evaluation, callbacks, progress)
+        return _train(env, config, stop, init_weights, evaluation, callbacks, progress, on_outcome)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(env: VecEnv, config: PPOConfig, stop: StopRules, init_weights: Mapping[str, Any] | None,
-           evaluation: EvalCallback | None, callbacks: Sequence[Callback], progress: bool | None) -> TrainResult:
+           evaluation: EvalCallback | None, callbacks: Sequence[Callback], progress: bool | None,
+           on_outcome: Callable[[Any], None] | None = None) -> TrainResult:
     started = time.perf_counter()
-    ppo = PPO(env, config, init_weights=init_weights, total_steps=stop.max_steps)
+    ppo = PPO(env, config, init_weights=init_weights, total_steps=stop.max_steps, on_outcome=on_outcome)
     best = BestCheckpoint()
     stopper = _Stopper(stop)
     history: list[dict[str, float]] = []
