@@ -93,7 +93,7 @@ def test_public_names_are_exported_and_exist():
     for name in envs.__all__:
         assert hasattr(envs, name), name
     public = {n for n in vars(envs) if not n.startswith("_")} - {
-        "errors", "game", "opponents", "reference", "registry", "selfplay", "games", "engine", "match"}
+        "errors", "game", "opponents", "reference", "registry", "selfplay", "games", "engine", "match", "derive"}
     assert public <= set(envs.__all__) | {"annotations"}
 
 

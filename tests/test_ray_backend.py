@@ -174,16 +174,19 @@ def test_killing_a_worker_mid_evaluation_loses_and_duplicates_no_match(tmp_path,
         def __init__(self, backend):
             self.inner, self.calls = backend, 0
 
-        def play(self, seatings, seeds):
+        def play(self, seatings, seeds, method="play"):
             self.calls += 1
             # Asked of the worker itself, before the chunk: an actor answers calls in order.
             pid = scale.workers.pids()[0] if self.calls == 2 else None
-            pending = self.inner.submit(seatings, seeds)
+            pending = self.inner.submit(seatings, seeds, method=method)
             if pid is not None:
                 time.sleep(0.1)  # its chunk of 48 connect-four matches takes longer than this
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
             return self.inner.collect(pending)
+
+        def play_episodes(self, seatings, seeds):
+            return self.play(seatings, seeds, method="play_episodes")
 
         def close(self):
             self.inner.close()
