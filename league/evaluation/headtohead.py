@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -96,21 +96,3 @@ def inversions(paired: Sequence[PairedReturns], score: Mapping[int, float], *, z
                 elif half == 0 and mean < 0:
                     found.append(Inversion(p.role, a, b, mean, 0.0))
     return found
-
-
-def describe(inv: Inversion) -> str:  # pragma: no cover - formatting
-    return (f"{inv.role}: member {inv.ranked_higher} ranked above {inv.ranked_lower} but returns "
-            f"{inv.mean_difference:+.3f}/episode (SE {inv.standard_error:.3f})")
-
-
-def summary(paired: Sequence[PairedReturns], score: Mapping[int, float], z: float = 2.5) -> dict[str, Any]:
-    """Counts for a report: ordered pairs checked, significant ones, inversions."""
-    pairs = significant = 0
-    for p in paired:
-        ids = list(p.returns)
-        for i, a in enumerate(ids):
-            for b in ids[i + 1:]:
-                pairs += 1
-                mean, se = mean_interval(p.returns[a] - p.returns[b], z=1.0)
-                significant += abs(mean) > z * se
-    return {"pairs": pairs, "significant": significant, "inversions": len(inversions(paired, score, z=z))}
