@@ -12,7 +12,7 @@ open + list-active + sample on big pools.
    the result; for 0.4 MB it does not, and a sync's own after-effects would).
    Run twice: with files on disk (what a league does; on a shared VM the disk's momentary
    throughput decides the 5M row) and on tmpfs (the cost of the method itself).
-   ``pool.weights`` checks each file's BLAKE2b digest (schema 2); the digest column is that
+   ``pool.weights`` checks each file's xxh3_128 digest (schema 3); the digest column is that
    check alone (hashing the file's bytes, already in memory), so load minus digest is what an
    unverified load costs.
 2. Fresh-process query: a new ``python -c`` process opens a pool of N members read-only, lists
@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from league.models import build_network, mlp_spec  # noqa: E402
 from league.pool import Pool  # noqa: E402
-from league.pool.weights import _hasher, weights_path  # noqa: E402
+from league.pool.weights import DIGEST, _hasher, weights_path  # noqa: E402
 
 NETS = {"~100k params": mlp_spec(64, 9, [192, 192]), "~5M params": mlp_spec(64, 9, [1536, 1536])}
 
@@ -124,9 +124,12 @@ def bench_digests(reps: int = 10) -> list[tuple[str, float, float]]:
     memory: what choosing another digest would change in ``pool.weights``."""
     import hashlib
     import zlib
+
+    import xxhash
     sizes = {label: sum(v.numel() * 4 for v in build_network(spec).state_dict().values())
              for label, spec in NETS.items()}
-    algos = {"blake2b-128 (used)": lambda b: hashlib.blake2b(b, digest_size=16).digest(),
+    algos = {"xxh3_128 (used; xxhash, not cryptographic)": lambda b: xxhash.xxh3_128(b).digest(),
+             "blake2b-128 (schema 2)": lambda b: hashlib.blake2b(b, digest_size=16).digest(),
              "sha256": lambda b: hashlib.sha256(b).digest(), "crc32 (zlib, not cryptographic)": zlib.crc32}
     out = []
     for name, fn in algos.items():
@@ -199,7 +202,7 @@ def table(saves: list[dict[str, object]], queries: list[dict[str, object]], note
         f"`python benchmarks/pool_io.py` — {note}", "",
         "## Member save and load (median ms; ratio = pool / torch; target: save <= 1.0x, "
         "load with digest check <= 0.5x)", "",
-        "`pool.weights` includes the BLAKE2b-128 check of the whole file; `digest` is that check alone.", "",
+        f"`pool.weights` includes the {DIGEST} check of the whole file; `digest` is that check alone.", "",
         "| network (params) | files on | reps | torch.save | pool.add | ratio | torch.load | pool.weights | ratio "
         "| digest | load w/o digest | ratio |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -47,7 +47,8 @@ from league.evaluation.headtohead import inversions, mean_interval, paired_retur
 from league.evaluation.matches import LocalBackend  # noqa: E402
 from league.pool import Pool  # noqa: E402
 from league.population.opponents import MemberLoader  # noqa: E402
-from ratings import Rating, TrueSkillSystem, first_place_probability, fit_trueskill, replay_trueskill  # noqa: E402
+from ratings import Rating, TrueSkillSystem, fit_trueskill, replay_trueskill  # noqa: E402
+from ratings.calibration import calibration, predict_first_place, reliability  # noqa: E402
 
 GAMES = {
     # game -> (config file or None for the built-in default, overrides)
@@ -55,7 +56,6 @@ GAMES = {
     "connect_four": ("configs/connect_four.toml", []),
     "kuhn_poker": ("configs/kuhn_poker.toml", ["max_seconds=300"]),
 }
-BINS = 10
 
 
 def run_league(game: str, out: Path, extra: list[str]) -> float:
@@ -69,24 +69,6 @@ def run_league(game: str, out: Path, extra: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(cmd + overrides + extra, cwd=REPO, check=True)
     return time.perf_counter() - start
-
-
-def calibration(pred: np.ndarray, obs: np.ndarray, seats: int) -> dict[str, float]:
-    """ECE over equal-width bins, Brier score, and the constant predictor's Brier score."""
-    edges = np.linspace(0, 1, BINS + 1)
-    which = np.clip(np.digitize(pred, edges) - 1, 0, BINS - 1)
-    ece = sum(abs(pred[which == b].mean() - obs[which == b].mean()) * (which == b).mean()
-              for b in range(BINS) if (which == b).any())
-    return {"ece": float(ece), "brier": float(np.mean((pred - obs) ** 2)),
-            "brier_constant": float(np.mean((1.0 / seats - obs) ** 2)), "n": int(len(pred))}
-
-
-def reliability(pred: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    edges = np.linspace(0, 1, BINS + 1)
-    which = np.clip(np.digitize(pred, edges) - 1, 0, BINS - 1)
-    keep = [b for b in range(BINS) if (which == b).sum() >= 5]
-    return (np.array([pred[which == b].mean() for b in keep]), np.array([obs[which == b].mean() for b in keep]),
-            np.array([(which == b).sum() for b in keep]))
 
 
 def check_run(game_name: str, run: Path, holdout: int, h2h: int, seed: int) -> dict:
@@ -131,14 +113,10 @@ def check_run(game_name: str, run: Path, holdout: int, h2h: int, seed: int) -> d
               "episodes_per_match": player.episodes_per_block, "holdout_s": holdout_s, "h2h_s": h2h_s,
               "fit": fit, "beta": system.beta, "draw_probability": system.draw_probability}
     for name, ratings, beta in (("logged", logged, system.beta), ("refit", refit, fit.beta)):
-        pred, obs = [], []
-        for seating, o in zip(seatings, outcomes):
-            p = first_place_probability([ratings[seating[s]] for s in game.seats], beta)
-            firsts = [s for s in game.seats if o.ranks[s] == 1]
-            pred += list(p)
-            obs += [1.0 / len(firsts) if s in firsts else 0.0 for s in game.seats]
-        pred_a, obs_a = np.array(pred), np.array(obs)
-        result[name] = calibration(pred_a, obs_a, len(game.seats))
+        played = [{"member_ids": [seating[s] for s in game.seats], "ranks": [o.ranks[s] for s in game.seats]}
+                  for seating, o in zip(seatings, outcomes)]
+        pred_a, obs_a = predict_first_place(played, ratings, beta)
+        result[name] = calibration(pred_a, obs_a, len(game.seats))._asdict()
         result[name + "_diagram"] = reliability(pred_a, obs_a)
         score = {m: ratings[m].mu - 3 * ratings[m].sigma for m in ratings}
         inv = inversions(paired, score, z=2.5)

@@ -3,7 +3,7 @@
 Imports nothing from ``league``; opponents arrive through the protocol in ``envs.opponents``.
 """
 
-from envs.errors import GameConfigError, GameError, IllegalActionError, UnknownGameError
+from envs.errors import GameConfigError, GameError, IllegalActionError, UnknownGameError, UnsupportedSpaceError
 from envs.game import Game, Outcome, ranks_from_returns
 from envs.match import Match, MatchEngine, MatchResult
 from envs.opponents import (FixedOpponents, MemberId, OpponentSource, Policy, PolicyCache,
@@ -18,5 +18,5 @@ __all__ = [
     "SelfPlayEnv", "SelfPlayVecEnv", "Match", "MatchEngine", "MatchResult",
     "Policy", "OpponentSource", "MemberId", "PolicyCache", "FixedOpponents", "ReferenceOpponents",
     "UniformRandomPolicy", "sample_from_probs",
-    "GameError", "UnknownGameError", "GameConfigError", "IllegalActionError",
+    "GameError", "UnknownGameError", "GameConfigError", "UnsupportedSpaceError", "IllegalActionError",
 ]

@@ -6,6 +6,7 @@ Every class subclasses ``GameError`` and the builtin a caller would otherwise ca
     GameError(Exception)
     ├── UnknownGameError(GameError, KeyError)     envs.make("chess"): the name is not registered
     ├── GameConfigError(GameError, ValueError)    bad keyword arguments, seats, options or seatings
+    │   └── UnsupportedSpaceError                 an action or observation space the league cannot play
     └── IllegalActionError(GameError, RuntimeError)  an NPC policy returned a masked action
 
 A learner's illegal action is not an error: the env ends the episode with the learner losing
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["GameError", "UnknownGameError", "GameConfigError", "IllegalActionError"]
+__all__ = ["GameError", "UnknownGameError", "GameConfigError", "UnsupportedSpaceError", "IllegalActionError"]
 
 
 class GameError(Exception):
@@ -38,6 +39,11 @@ class UnknownGameError(GameError, KeyError):
 
 class GameConfigError(GameError, ValueError):
     """Bad keyword arguments to a game, an unknown seat, or a malformed seating."""
+
+
+class UnsupportedSpaceError(GameConfigError):
+    """A seat's action or observation space is of a kind the league cannot play; the message
+    names the space and what is supported."""
 
 
 class IllegalActionError(GameError, RuntimeError):

@@ -127,14 +127,35 @@ class Game:
     teams: Mapping[str, str] | None = None
     """Seat -> team, where the sides are not the roles (simple_tag's adversaries when each is
     bound to its own role); ``None``: derived from the roles, see ``team_of``."""
+    action_specs: Mapping[str, Mapping[str, Any]] | None = None
+    """Seat -> action spec (``envs.spaces``: discrete, multi-discrete or box); ``None``: every
+    seat has ``Discrete(action_counts[seat])``. ``action_counts`` then holds ``spaces.width``."""
+    obs_shapes: Mapping[str, tuple[int, ...]] | None = None
+    """Seat -> the raw shape of its ``Box`` observation before flattening (images keep
+    ``(H, W, C)`` or ``(C, H, W)`` here, so a network can choose a CNN); ``None``: unknown."""
 
     def obs_dim(self, seat: str) -> int:
         """Length of the flattened float32 observation of ``seat``."""
         return self.obs_dims[self.check_seat(seat)]
 
     def n_actions(self, seat: str) -> int:
-        """Number of discrete actions of ``seat``."""
+        """Number of discrete actions of ``seat`` (for other action kinds: ``envs.spaces.width``,
+        the mask's or the action vector's length)."""
         return self.action_counts[self.check_seat(seat)]
+
+    def action_spec(self, seat: str) -> dict[str, Any]:
+        """The action spec of ``seat`` (see ``envs.spaces``)."""
+        self.check_seat(seat)
+        if self.action_specs is None or seat not in self.action_specs:
+            return {"type": "discrete", "n": int(self.action_counts[seat])}
+        return dict(self.action_specs[seat])
+
+    def obs_shape(self, seat: str) -> tuple[int, ...]:
+        """The raw observation shape of ``seat`` (``(obs_dim,)`` when the game gives none)."""
+        self.check_seat(seat)
+        if self.obs_shapes is None or seat not in self.obs_shapes:
+            return (int(self.obs_dims[seat]),)
+        return tuple(int(d) for d in self.obs_shapes[seat])
 
     def new_env(self) -> Any:
         """A fresh raw PettingZoo env (AEC or parallel, see ``api``)."""

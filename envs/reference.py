@@ -11,10 +11,13 @@ run reproduce single-env runs draw for draw.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["BestMovePolicy", "sample_from_probs", "sample_with_uniforms", "UniformRandomPolicy"]
+__all__ = ["BestMovePolicy", "sample_from_probs", "sample_with_uniforms", "UniformRandomPolicy",
+           "UniformBoxPolicy", "UniformMultiDiscretePolicy", "uniform_policy"]
 
 
 def sample_with_uniforms(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -51,6 +54,46 @@ class UniformRandomPolicy:
     def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """One uniformly drawn legal action per row."""
         return sample_from_probs(self.probs(obs, mask), rng)
+
+
+class UniformBoxPolicy:
+    """Uniform over a ``Box`` action space's bounds (``envs.spaces`` box spec); no mask."""
+
+    def __init__(self, low: Sequence[float], high: Sequence[float]):
+        self.low = np.asarray(low, np.float64).reshape(-1)
+        self.high = np.asarray(high, np.float64).reshape(-1)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+        """``[B, d]`` float32 actions, each component uniform in its bounds."""
+        u = rng.random((obs.shape[0], self.low.size))
+        return (self.low + u * (self.high - self.low)).astype(np.float32)
+
+
+class UniformMultiDiscretePolicy:
+    """Each component uniform over its legal values (a mask is the components' masks concatenated)."""
+
+    def __init__(self, nvec: Sequence[int]):
+        self.nvec = [int(n) for n in nvec]
+        self.offsets = np.cumsum([0, *self.nvec[:-1]]).tolist()
+
+    def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+        """``[B, k]`` int64 actions."""
+        out = np.empty((obs.shape[0], len(self.nvec)), np.int64)
+        for k, (n, off) in enumerate(zip(self.nvec, self.offsets)):
+            probs = np.full((obs.shape[0], n), 1.0 / n) if mask is None else \
+                np.asarray(mask[:, off:off + n], np.float64)
+            out[:, k] = sample_from_probs(probs / probs.sum(axis=1, keepdims=True), rng)
+        return out
+
+
+def uniform_policy(spec: Mapping[str, Any]) -> Any:
+    """The uniform-random policy of an action spec (``envs.spaces``)."""
+    kind = spec.get("type", "discrete")
+    if kind == "box":
+        return UniformBoxPolicy(spec["low"], spec["high"])
+    if kind == "multi_discrete":
+        return UniformMultiDiscretePolicy(spec["nvec"])
+    return UniformRandomPolicy(int(spec["n"]))
 
 
 class BestMovePolicy(abc.ABC):

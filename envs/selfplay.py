@@ -37,14 +37,9 @@ from envs.engine import Engine, Redraw
 from envs.errors import GameConfigError
 from envs.game import Game
 from envs.opponents import MemberId, OpponentSource, PolicyCache
+from envs.spaces import gym_spaces as _space_of
 
 __all__ = ["SelfPlayEnv", "SelfPlayVecEnv"]
-
-
-def _space_of(game: Game, seat: str) -> tuple[gym.spaces.Box, gym.spaces.Discrete]:
-    low, high = game.obs_bounds
-    obs_space = gym.spaces.Box(low=low, high=high, shape=(game.obs_dim(seat),), dtype=np.float32)
-    return obs_space, gym.spaces.Discrete(game.n_actions(seat))
 
 
 class SelfPlayEnv(gym.Env):
@@ -66,7 +61,7 @@ class SelfPlayEnv(gym.Env):
         self.game = game
         self.learner_seat = learner_seat
         self.observation_space, self.action_space = _space_of(game, learner_seat)
-        self._last_mask = np.ones(self.action_space.n, bool)
+        self._last_mask = np.ones(game.n_actions(learner_seat), bool)
 
     @property
     def cache(self) -> PolicyCache:
@@ -93,12 +88,12 @@ class SelfPlayEnv(gym.Env):
         self._last_mask = info["action_mask"]
         return engine.obs[0].copy(), info
 
-    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         engine = self._engine
-        engine.step([int(action)])
+        engine.step([int(action)] if engine.discrete else np.asarray(action)[None])
         if engine.ended[0]:
             obs = engine.final_rows[0]
-            mask = np.ones(self.action_space.n, bool)
+            mask = np.ones(engine.n_actions, bool)
             info: dict[str, Any] = {"action_mask": mask, "outcome": engine.outcomes[-1][1]}
         else:
             obs = engine.obs[0].copy()
@@ -142,6 +137,10 @@ class SelfPlayVecEnv:
         self.num_envs = n_envs
         self.obs_dim = self._engine.obs_dim
         self.n_actions = self._engine.n_actions
+        self.action_spec = game.action_spec(learner_seat)
+        """The learner's action spec (``envs.spaces``); ``n_actions`` is its ``width``."""
+        self.obs_shape = game.obs_shape(learner_seat)
+        """The raw shape of the learner's observation (rows are its flattening)."""
         self.observation_space, self.action_space = _space_of(game, learner_seat)
         self._seed = seed
         self._started = False

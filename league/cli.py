@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("league.run", "run (or resume) a league and write its leaderboard"),
     "leaderboard": ("league.leaderboard", "render a pool's leaderboard (md, csv, html, json)"),
     "play": ("league.play", "play a board game against a member in the terminal"),
-    "watch": ("league.watch", "render a match between members as text (or a GIF)"),
+    "watch": ("league.watch", "render a match between members as text (or a GIF or MP4)"),
     "export": ("league.export", "export a member as a standalone TorchScript, ONNX or safetensors file"),
     "verify": ("league.verify", "check a pool's index and weights files"),
 }

@@ -23,7 +23,8 @@ non-zero exit, without a traceback.
     ├── UnknownMemberError     (KeyError)     no member with that id
     ├── SpecError              (ValueError)   a network spec that cannot be built
     ├── WeightsShapeError      (ValueError)   weights do not fit the spec
-    └── WorkerLostError        (RuntimeError) a Ray process died with work that cannot be retried
+    ├── WorkerLostError        (RuntimeError) a Ray process died with work that cannot be retried
+    └── ResumeMismatchError    (ValueError)   a resumed step would not redo what its log holds
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "SpecError",
     "WeightsShapeError",
     "WorkerLostError",
+    "ResumeMismatchError",
 ]
 
 
@@ -148,3 +150,8 @@ class WeightsShapeError(LeagueError, ValueError):
 class WorkerLostError(LeagueError, RuntimeError):
     """A Ray process of the run died and its work cannot simply be retried: a worker holding an
     env shard (the turn starts again), or a process that died more often than it is restarted."""
+
+
+class ResumeMismatchError(LeagueError, ValueError):
+    """A resumed step replays what the pool logged of it and would choose differently (its
+    settings changed since, or the state it started from was not restored)."""

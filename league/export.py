@@ -15,6 +15,8 @@ action probabilities, the member's masked softmax exactly as it plays in the lea
 
 ``load_exported(path)`` reads any of the three back as ``probs(obs, mask) -> np.ndarray``.
 The member may be named by id or ``best:<role>`` (see ``league.policy``); the pool is only read.
+Only MLP members with discrete actions export; CNN, multi-discrete and Box members are a
+one-line ``SpecError``.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ def _actor_of(pool_dir: str | Path, who: int | str):
         if is_weightless(member.spec):
             raise SpecError(f"member {member.id} is a weightless anchor (uniform random over legal actions); "
                             "there is no network to export")
+        if member.spec.get("kind") != "mlp" or member.spec.get("action") is not None:
+            what = member.spec.get("action", {}).get("type") or member.spec.get("kind")
+            raise SpecError(f"member {member.id} has a {what} network ({member.spec.get('kind')} with "
+                            f"{what} actions); export supports MLP members with discrete actions only")
         net = load_network(member.spec, pool.weights(member.id))
         return member, pool.game, net
 

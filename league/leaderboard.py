@@ -89,6 +89,37 @@ def _refit_note(fit: TrueSkillFit, n_matches: int, beta: float | None, draw_prob
             f"predictive log-likelihood={fit.log_likelihood:.2f}")
 
 
+def _html(pool_dir: Path, members: Sequence[Any], items: Sequence[Any], roles: list[str], matches: Sequence[Any],
+          extra: dict[int, dict[str, Any]] | None, title: str, system: TrueSkillSystem) -> str:
+    """The page a run's report writes, less what only the run measures (the learning check):
+    mean return per member, payoff panels and the reliability of ``system``'s predictions from
+    the match log, training curves from ``metrics.csv`` when the pool sits in a run directory."""
+    from league.orchestration.report import html_sections, return_columns
+
+    merged = return_columns(list(members), list(matches))
+    for mid, cols in (extra or {}).items():
+        merged.setdefault(mid, {}).update(cols)
+    metrics = Path(pool_dir).parent / "metrics.csv"
+    page = render(items, "html", roles=roles, extra=merged, title=title)
+    block = html_sections(list(members), roles, list(matches), system, metrics if metrics.exists() else None, None)
+    return page.replace("</body>", block + "</body>", 1)
+
+
+def _run_system(pool_dir: Path, prior: TrueSkillSystem) -> TrueSkillSystem:
+    """The rating system of the run the pool belongs to (its resolved ``config.toml`` beside the
+    pool), else TrueSkill's default beta and draw probability around the pool's prior."""
+    config = Path(pool_dir).parent / "config.toml"
+    if config.exists():
+        from league.config import load_config
+
+        try:
+            r = load_config(config).ratings
+            return TrueSkillSystem(mu=r.mu, sigma=r.sigma, beta=r.beta, tau=r.tau, draw_probability=r.draw_probability)
+        except LeagueError:
+            pass  # not a run's config after all: fall back to the prior
+    return prior
+
+
 def _write_atomically(path: Path, text: str) -> None:
     # A browser or a CI step may read the file while a long run rewrites it: replace it whole.
     directory = path.parent if str(path.parent) else Path(".")
@@ -120,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             members = pool.members()
             roles = list(pool.roles)
             game = pool.game
-            matches = pool.matches() if args.elo or args.refit else []
+            matches = pool.matches() if args.elo or args.refit or args.format == "html" else []
             # The pool keeps the prior, not the run's tau: 0, the default for frozen checkpoints.
             prior = TrueSkillSystem(mu=pool.initial_mu, sigma=pool.initial_sigma)
     except LeagueError as e:
@@ -144,7 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "fitted" if has_draw else "no draws in the log")
         title += f" ({note})"
         print(f"{_PROG}: {note}", file=sys.stderr)
-    text = render(items, args.format, roles=roles, extra=extra, title=title)
+    if args.format == "html":
+        text = _html(args.pool, members, items, roles, matches, extra, title,
+                     fit.system(prior) if args.refit else _run_system(args.pool, prior))
+    else:
+        text = render(items, args.format, roles=roles, extra=extra, title=title)
     if args.output is None:
         try:
             sys.stdout.write(text)

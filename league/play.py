@@ -5,14 +5,14 @@ connect four) are drawn as text after every move, the legal moves listed; the pe
 move number.  Input that is not a legal move is re-asked (it never loses the game); ``q`` or
 end-of-input gives up.  The member plays the seat the person does not (its role must be the
 one bound to that seat), sampling as it does in the league (``--greedy``: its most likely move).
-``draw_board`` is shared with ``league.watch``.
+``draw_board``, ``member_action`` and ``live_turns`` are shared with ``league.watch``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from envs.errors import GameError
 from league.errors import LeagueError
 
-__all__ = ["BOARD_GAMES", "draw_board", "play", "main", "member_action"]
+__all__ = ["BOARD_GAMES", "draw_board", "live_turns", "play", "main", "member_action"]
 
 _PROG = "python -m league.play"
 BOARD_GAMES = ("tictactoe", "connect_four")
@@ -68,6 +68,23 @@ def member_action(env: Any, game: Any, seat: str, policy: Any, rng: np.random.Ge
     return int(probs.argmax()) if greedy else int(policy.act(obs, mask if game.masked else None, rng)[0])
 
 
+def live_turns(env: Any, returns: dict[str, float]) -> Iterator[str]:
+    """The seats to move of a reset AEC ``env``, one per turn, until the game ends.
+
+    The caller steps ``env`` with the seat's action before asking for the next one; the
+    generator then adds that step's rewards into ``returns`` (seat -> summed reward).  Seats
+    that are done are stepped out with ``None`` on the way, as PettingZoo requires.
+    """
+    for seat in env.agent_iter():
+        _, _, term, trunc, _ = env.last()
+        if term or trunc:
+            env.step(None)
+            continue
+        yield seat
+        for s, r in env.rewards.items():
+            returns[s] += float(r)
+
+
 def _legal(env: Any, seat: str) -> list[int]:
     return [int(a) for a in np.flatnonzero(env.observe(seat)["action_mask"])]
 
@@ -80,11 +97,7 @@ def play(game: Any, policy: Any, human: str, *, ask: Callable[[str], str], out: 
     rng = np.random.default_rng(seed)
     marks = {s: _MARKS[i] for i, s in enumerate(game.seats)}
     returns = dict.fromkeys(game.seats, 0.0)
-    for seat in env.agent_iter():
-        _, reward, term, trunc, _ = env.last()
-        if term or trunc:
-            env.step(None)
-            continue
+    for seat in live_turns(env, returns):
         if seat == human:
             legal = _legal(env, seat)
             print(draw_board(env, game, human, marks, legal), file=out)
@@ -101,8 +114,6 @@ def play(game: Any, policy: Any, human: str, *, ask: Callable[[str], str], out: 
             action = member_action(env, game, seat, policy, rng, greedy)
             print(f"member plays {action}", file=out)
             env.step(action)
-        for s, r in env.rewards.items():
-            returns[s] += float(r)
     print(draw_board(env, game, human, marks), file=out)
     ranks = game.outcome(returns)
     mine, theirs = ranks[human], min(r for s, r in ranks.items() if s != human)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from envs.reference import sample_from_probs
-from league.errors import MissingWeightsError, UnknownMemberError, UnknownRoleError
+from league.errors import MissingWeightsError, SpecError, UnknownMemberError, UnknownRoleError
 from league.models import build_policy, is_weightless
 from league.pool import Member, Pool
 
@@ -110,18 +110,42 @@ class LoadedPolicy:
         return self
 
     def probs(self, obs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """Action probabilities ``[B, n_actions]`` of the current member (0 on masked actions)."""
+        """Action probabilities ``[B, n_actions]`` of the current member (0 on masked actions);
+        discrete actions only (``SpecError`` for multi-discrete and Box members: use ``act``)."""
+        policy = self._policies[self._current]
+        if getattr(policy, "probs", None) is None:
+            raise SpecError(f"{self.name} has {self.member.spec['action']['type']} actions, which have no "
+                            "probability table; use act() or predict()")
+        return policy.probs(*self._rows(obs, mask))
+
+    @staticmethod
+    def _rows(obs: Any, mask: Any) -> tuple[np.ndarray, np.ndarray | None]:
         obs2 = np.atleast_2d(np.asarray(obs, dtype=np.float32))
-        mask2 = None if mask is None else np.atleast_2d(np.asarray(mask, dtype=bool))
-        return self._policies[self._current].probs(obs2, mask2)
+        return obs2, None if mask is None else np.atleast_2d(np.asarray(mask, dtype=bool))
 
     def act(self, obs: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-        """The ``envs`` policy protocol: ``[B]`` actions drawn with ``rng``."""
+        """The ``envs`` policy protocol: ``[B]`` actions (``[B, k]`` rows for multi-discrete and Box
+        members) drawn with ``rng``."""
+        policy = self._policies[self._current]
+        if getattr(policy, "probs", None) is None:
+            return policy.act(*self._rows(obs, mask), rng)
         return sample_from_probs(self.probs(obs, mask), rng)
 
-    def predict(self, obs: Any, mask: Any = None, deterministic: bool = False) -> int | np.ndarray:
-        """An action for one observation (an ``int``) or a batch of them (``[B]``)."""
+    def predict(self, obs: Any, mask: Any = None, deterministic: bool = False) -> Any:
+        """An action for one observation (an ``int``; a row for multi-discrete and Box members) or
+        a batch of them (``[B]``, ``[B, k]``)."""
         single = np.ndim(obs) == 1
+        policy = self._policies[self._current]
+        if getattr(policy, "probs", None) is None:
+            greedy = getattr(policy, "greedy", None)
+            if greedy is not None:
+                policy.greedy = deterministic
+            try:
+                rows = policy.act(*self._rows(obs, mask), self.rng)
+            finally:
+                if greedy is not None:
+                    policy.greedy = greedy
+            return rows[0] if single else rows
         p = self.probs(obs, mask)
         actions = p.argmax(axis=1) if deterministic else sample_from_probs(p, self.rng)
         return int(actions[0]) if single else actions

@@ -13,12 +13,16 @@
 The output directory holds ``pool/`` (the league), ``config.toml`` (the resolved
 config), ``metrics.csv`` (one row per PPO update) and ``leaderboard.md`` /
 ``leaderboard.html`` (with plots).  Errors a user can fix (a bad config key, an
-unknown game, a corrupt pool) are one line on stderr and exit status 2.
+unknown game, a corrupt pool) are one line on stderr and exit status 2; a file system that
+refuses a write outside the pool (full, read-only, no permission) is one line and exit status 1.
+``--resume DIR key=value`` saves the overrides in DIR's ``config.toml`` once the pool has
+opened, so a later ``--resume`` goes on with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -69,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
 def _fresh_out(arg: str | None) -> Path:
     if arg is not None:
         out = Path(arg)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out} is a file, not a directory; choose a directory "
+                              "(a new one is created)")
         if (out / "pool").exists():
             raise ConfigError(f"{out} already holds a league; continue it with --resume {out} "
                               "or choose another --out")
@@ -88,9 +95,35 @@ def main(argv: list[str] | None = None) -> int:
     except (LeagueError, GameError) as exc:
         print(f"league.run: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # A read-only or full file system, a permission, outside the pool (which raises its own
+        # PoolError): one line naming the path.  What was committed before stays committed.
+        print(f"league.run: error: {_os_error_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("league.run: interrupted; continue with --resume", file=sys.stderr)
         return 130
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a kill or a full disk keeps the old config)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _os_error_line(exc: OSError) -> str:
+    where = f"cannot write {exc.filename}" if exc.filename else "a file operation failed"
+    hint = {errno.ENOSPC: "free disk space, then continue with --resume",
+            errno.EDQUOT: "free disk space, then continue with --resume",
+            errno.EROFS: "the file system is read-only: choose another --out",
+            errno.EACCES: "no permission: choose a directory you may write to",
+            errno.EPERM: "no permission: choose a directory you may write to"}.get(exc.errno or 0,
+                                                                                "fix it and run again")
+    return f"{where}: {exc.strerror or exc}; {hint}"
 
 
 def _backend_overrides(args: argparse.Namespace) -> list[str]:
@@ -111,6 +144,7 @@ def _main(args: argparse.Namespace) -> int:
         print("\n".join(describe_config()))
         return 0
     overrides = [*args.overrides, *_backend_overrides(args)]
+    resumed_toml: str | None = None
     if args.resume:
         out = Path(args.resume)
         saved = out / "config.toml"
@@ -120,6 +154,8 @@ def _main(args: argparse.Namespace) -> int:
         if args.config:
             raise ConfigError("--resume uses the run's own config.toml; drop --config (overrides still apply)")
         config = load_config(saved, overrides)
+        # Saved before --quiet touches it: a flag of this session is not the run's config.
+        resumed_toml = dump_toml(config.to_dict()) if overrides else None
     else:
         config = load_config(args.config, overrides)
         out = _fresh_out(args.out)
@@ -144,6 +180,10 @@ def _main(args: argparse.Namespace) -> int:
         if not args.resume:
             # Written after the pool exists, so a directory with config.toml always has a pool.
             (out / "config.toml").write_text(dump_toml(config.to_dict()))
+        elif resumed_toml is not None and resumed_toml != (out / "config.toml").read_text():
+            # After the pool opened with them (a mismatched game was refused above, nothing
+            # written): the next --resume continues with these overrides, e.g. 'rotations=2'.
+            _replace_text(out / "config.toml", resumed_toml)
         print(f"league: {config.game.name} with roles {league.roles}; output in {out}", file=log)
         summary = league.run()
         board = league.report()

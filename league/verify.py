@@ -10,8 +10,8 @@ Checks, each problem printed as one line on stdout, then a summary line:
   every member row (role, per-role versions, ratings, JSON blobs, active index and retire
   reasons, stored-weights state, digest), the match log (each document, and that the members'
   games and ratings are the ones it logged), and the run state;
-- every weights file a row names: present, its BLAKE2b digest the recorded one, decodable, and
-  fitting its member's spec (``league.models.check_weights``).
+- every weights file a row names: present, its digest (xxh3_128; BLAKE2b in schema-2 rows) the
+  recorded one, decodable, and fitting its member's spec (``league.models.check_weights``).
 
 Members added before digests were recorded (schema 1) are counted as unverified, not damaged.
 Files a dead writer left behind (temp files, files no committed row names) are counted, not
@@ -38,7 +38,7 @@ import numpy as np
 from league.errors import LeagueError, PoolError, PoolNotFoundError
 from league.pool import store
 from league.pool.view import apply_post
-from league.pool.weights import WEIGHTS_DIR, load_member_weights, weights_path
+from league.pool.weights import WEIGHTS_DIR, load_member_weights, weights_path, well_formed_digest
 
 __all__ = ["Problem", "Report", "verify", "retire_damaged", "resolve_pool", "main", "RETIRE_REASON"]
 
@@ -219,8 +219,7 @@ def _check_rows(snap: store.Snapshot, rows: np.ndarray, posts: list[list[list[An
         stored, digest = int(row["stored"]), bytes(row["digest"])
         if stored == store.STORED_DELETED and (active or row["anchor"]):
             bad(Problem(where, "its weights were deleted but it is active or an anchor"))
-        if digest and (stored != store.STORED_FILE or len(digest) != 32
-                       or digest.strip(b"0123456789abcdef")):
+        if digest and (stored != store.STORED_FILE or not well_formed_digest(digest.decode(errors="replace"))):
             bad(Problem(where, f"its recorded digest {digest!r} is malformed"))
         want = last_post.get(i)
         if int(row["games"]) != games[i]:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import league
-from test_policy_api import finished_run  # noqa: F401  (the fixture)
 
 
 def _league(*args, timeout=120):
@@ -54,12 +53,12 @@ def test_run_accepts_q_and_v():
     assert proc.returncode == 2 and "not allowed with argument" in proc.stderr
 
 
-def test_leaderboard_through_the_command(finished_run):  # noqa: F811
+def test_leaderboard_through_the_command(finished_run):
     proc = _league("leaderboard", str(finished_run / "pool"))
     assert proc.returncode == 0 and "## player_1" in proc.stdout
 
 
-def test_watch_draws_a_match_and_writes_a_gif(finished_run, tmp_path):  # noqa: F811
+def test_watch_draws_a_match_and_writes_a_gif(finished_run, tmp_path):
     from PIL import Image
 
     gif = tmp_path / "match.gif"
@@ -75,7 +74,22 @@ def test_watch_draws_a_match_and_writes_a_gif(finished_run, tmp_path):  # noqa: 
     assert again.stdout == proc.stdout  # a seed replays the match
 
 
-def test_watch_rejects_a_wrong_seating(finished_run):  # noqa: F811
+def test_watch_writes_an_mp4_of_the_rendered_game(finished_run, tmp_path):
+    imageio = pytest.importorskip("imageio.v2", reason="the watch extra (imageio, imageio-ffmpeg) is not installed")
+    mp4 = tmp_path / "match.mp4"
+    proc = _league("watch", str(finished_run), "--seating", "best:player_1,best:player_2", "--seed", "0",
+                   "--mp4", str(mp4))
+    assert proc.returncode == 0, proc.stderr
+    moves = [line for line in proc.stdout.splitlines() if " plays " in line]
+    assert mp4.read_bytes()[4:8] == b"ftyp"  # an ISO media file
+    with imageio.get_reader(str(mp4), format="FFMPEG") as reader:
+        assert reader.count_frames() == len(moves) + 1  # the empty board, then a frame per move
+        first, last = reader.get_data(0), reader.get_data(len(moves))
+    # PettingZoo's own rgb_array drawing, scaled to at most 480 px: not blank, and the board changed.
+    assert max(first.shape[:2]) <= 480 and first.std() > 10 and (first != last).any()
+
+
+def test_watch_rejects_a_wrong_seating(finished_run):
     proc = _league("watch", str(finished_run), "--seating", "best:player_1")
     assert proc.returncode == 2 and "give one per seat" in proc.stderr and proc.stderr.count("\n") == 1
     proc = _league("watch", str(finished_run), "--seating", "best:player_2,best:player_1")

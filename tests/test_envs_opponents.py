@@ -93,7 +93,8 @@ def test_public_names_are_exported_and_exist():
     for name in envs.__all__:
         assert hasattr(envs, name), name
     public = {n for n in vars(envs) if not n.startswith("_")} - {
-        "errors", "game", "opponents", "reference", "registry", "selfplay", "games", "engine", "match", "derive"}
+        "errors", "game", "opponents", "reference", "registry", "selfplay", "games", "engine", "match", "derive",
+        "spaces"}
     assert public <= set(envs.__all__) | {"annotations"}
 
 

@@ -96,6 +96,26 @@ def test_every_member_plays_and_the_games_stay_balanced(rule):
     assert games.sum() == 2 * 300
 
 
+@pytest.mark.parametrize("placement", [True, False])
+def test_a_member_added_late_plays_placement_matches_until_its_games_catch_up(placement):
+    # Four members rated over 60 games each and a newcomer with none and a wide sigma: with
+    # placement the newcomer is the focal of every match until its games reach the others'
+    # (so its sigma is no longer held back by having arrived last); without, games split evenly.
+    old = [CandidateInfo(id=k, mu=25.0, sigma=1.5, games=60) for k in range(4)]
+    new = CandidateInfo(id=4, games=0)
+    ev = Evaluator(SEATS2, [*old, new], config=EvaluationConfig(seed=2, placement=placement, uniform_share=0.0),
+                   system=TrueSkillSystem(draw_probability=0.0))
+    skills = np.full(5, 25.0)
+    ev.run(thurstone_play(skills, np.random.default_rng(4)), 40)
+    games = ev.games
+    assert sum(games.values()) == 2 * 40                       # games counts this evaluator's only
+    if placement:
+        assert games[4] == 40
+        assert ev.ratings[4].sigma < 2.5
+    else:
+        assert games[4] <= 2 * min(games[k] for k in range(4))
+
+
 def test_the_uniform_rule_ignores_the_balance_cap():
     ev = Evaluator(SEATS2, members(4), config=EvaluationConfig(rule="uniform", balance=1.0, seed=0))
     ev.run(by_id_play, 200)

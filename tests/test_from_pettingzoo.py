@@ -46,10 +46,12 @@ def test_derived_description_equals_the_hand_written_one(name):
         np.testing.assert_array_equal(rows[True][0], rows[False][0])
 
 
-def test_unsupported_action_spaces_say_what_is_supported():
+def test_continuous_actions_are_derived_as_a_box():
+    # Unsupported spaces (Tuple, unbounded Box) and their one-line error: tests/test_spaces.py.
     cont = lambda: aec_to_parallel(simple_tag_v3.raw_env(continuous_actions=True))  # noqa: E731
-    with pytest.raises(envs.GameConfigError, match="supported: Discrete"):
-        envs.from_pettingzoo(cont)
+    game = envs.from_pettingzoo(cont)
+    assert game.action_spec("agent_0") == {"type": "box", "low": [0.0] * 5, "high": [1.0] * 5, "shape": [5]}
+    assert game.n_actions("agent_0") == 5 and not game.masked
 
 
 TINY = ["rotations=1", "bootstrap.max_steps=256", "training.max_steps=256", "bootstrap.eval_every=256",

@@ -88,9 +88,11 @@ def test_a_small_holdem_leagues_ratings_agree_with_paired_head_to_head(small_hol
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the member added in the last turn gets fewer evaluation games, so its "
-                                       "wider sigma makes mu - 3 sigma rank it below an older, weaker member "
-                                       "(issue 12, open)")
 def test_the_conservative_rating_agrees_with_paired_head_to_head_too(small_holdem_league):
+    # Before placement matches (evaluation.placement) the member added in the last turn got 90
+    # evaluation games to the older members' 378, its sigma stayed twice as wide, and mu - 3 sigma
+    # ranked it below an older, weaker member: one inversion on this very run.
     members, paired = small_holdem_league
     assert inversions(paired, {m.id: m.mu - 3 * m.sigma for m in members}, z=2.5) == []
+    trained = [m for m in members if not m.anchor]
+    assert max(m.sigma for m in trained) < 1.6 * min(m.sigma for m in trained)

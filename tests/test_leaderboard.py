@@ -247,7 +247,11 @@ def test_cli_renders_every_format_of_a_real_pool(pool_dir, tmp_path, capsys):
     out = tmp_path / "board.html"
     assert main([str(path), "-f", "html", "-o", str(out)]) == 0
     page = out.read_text()
-    assert page.count("<img ") == 2 and "<h2>first</h2>" in page and "<h2>second</h2>" in page
+    assert "<h2>first</h2>" in page and "<h2>second</h2>" in page
+    # Rating by version per role (2), the first x second payoff panel, the reliability of the
+    # ratings on the match log, rating against time (no metrics.csv beside this pool: no curves).
+    assert page.count("<img ") == 5 and "<h2>Payoff between roles</h2>" in page
+    assert "5 matches" in page and "<h2>Training curves</h2>" in page and "Learning check" not in page
 
 
 def test_cli_leaves_the_pool_unchanged(pool_dir):

@@ -12,9 +12,7 @@ from league.config import RunConfig, load_config
 from league.config.toml import from_dict
 from league.pool import Pool
 
-TINY = ["game.name=tictactoe", "rotations=1", "bootstrap.max_steps=2048", "training.max_steps=2048",
-        "bootstrap.eval_every=1024", "training.eval_every=1024", "bootstrap.eval_episodes=40",
-        "training.eval_episodes=40", "evaluation.budget=24", "report.anchor_episodes=40", "ppo.n_envs=8"]
+from conftest import TINY  # test_ray_backend imports it from here
 
 
 def run_cli(*args, timeout=300):
@@ -22,12 +20,7 @@ def run_cli(*args, timeout=300):
                           timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "ttt"
-    proc = run_cli("--out", str(out), *TINY)
-    assert proc.returncode == 0, proc.stderr
-    return out, proc
+# tiny_run: the session's tiny run, (out, proc) (tests/conftest.py).
 
 
 def test_outputs_are_written(tiny_run):
@@ -38,7 +31,9 @@ def test_outputs_are_written(tiny_run):
     assert "# League leaderboard: tictactoe" in proc.stdout
     assert proc.stdout.strip() == (out / "leaderboard.md").read_text().strip()
     html = (out / "leaderboard.html").read_text()
-    assert html.count("<img") == 4  # rating-by-version per role (2), rating against time, payoff heatmap
+    # Rating by version per role (2), training curves, the player_1 x player_2 payoff panel, the
+    # reliability diagram, rating against time; tests/test_report_html.py looks at them in a browser.
+    assert html.count("<img") == 6
 
 
 def test_pool_holds_anchors_and_one_member_per_turn(tiny_run):

@@ -267,3 +267,74 @@ def test_holdem_seeded_in_place_deals_what_the_stock_pettingzoo_env_deals():
         hands = [hand(ours, s) for s in seeds]  # one env reused, as the engine reuses its copies
         assert hands == [hand(stock, s) for s in seeds]
         assert len({str(h[0][0]) for h in hands}) > 1
+
+
+def test_holdem_lean_steps_and_fast_reads_match_the_stock_env_step_for_step():
+    # The project's hold'em env steps RLCard's game without the stock env's unread
+    # observations, and the engine reads observations off the game (read_hand) and encodes
+    # them a batch at a time: every flag, reward, agent order and encoded row must be the
+    # stock env's, illegal actions (decoded to check or fold) included.
+    from pettingzoo.classic.rlcard_envs import texas_holdem
+
+    from envs.game import dict_obs_encoder
+
+    game = envs.make("texas_holdem", num_players=4)
+
+    def state(env):
+        return (env.agent_selection, list(env.agents), dict(env.terminations), dict(env.truncations),
+                {a: float(r) for a, r in env.rewards.items()},
+                {a: float(r) for a, r in env._cumulative_rewards.items()})
+
+    stock, ours = texas_holdem.raw_env(num_players=4), game.new_env()
+    rng = np.random.default_rng(3)
+    steps = illegal = 0
+    for seed in range(60):
+        stock.reset(seed=seed)
+        ours.reset(seed=seed)
+        while stock.agents:  # to the end of the hand and every seat's dead step
+            assert state(ours) == state(stock)
+            want_obs, fast_obs = np.zeros((2, 4, 72), np.float32)
+            want_mask, fast_mask = np.zeros((2, 4, 4), bool)
+            for k, seat in enumerate(game.seats):
+                dict_obs_encoder(stock.observe(seat), want_obs[k], want_mask[k])
+                game.encoder(game.observe(ours, seat), fast_obs[k], fast_mask[k])
+            np.testing.assert_array_equal(fast_obs, want_obs)
+            np.testing.assert_array_equal(fast_mask, want_mask)
+            batch_obs, batch_mask = np.full((4, 72), 7.0, np.float32), np.zeros((4, 4), bool)
+            game.encoder.rows([game.observe(ours, s) for s in game.seats], batch_obs, batch_mask)
+            np.testing.assert_array_equal(batch_obs, want_obs)
+            np.testing.assert_array_equal(batch_mask, want_mask)
+            agent = stock.agent_selection
+            action = None  # a dead seat's step
+            if not (stock.terminations[agent] or stock.truncations[agent]):
+                legal = np.flatnonzero(want_mask[game.seats.index(agent)])
+                action = int(rng.integers(4)) if rng.random() < 0.2 else int(rng.choice(legal))
+                illegal += action not in legal
+                steps += 1
+            stock.step(action)
+            ours.step(action)
+        assert state(ours) == state(stock)
+    assert steps > 300 and illegal > 20
+
+
+@pytest.mark.parametrize("name,kwargs", GAMES + [("rps", {})])
+def test_a_batch_leaves_the_garbage_collector_as_it_found_it_and_makes_no_cycles(name, kwargs):
+    import gc
+
+    game = envs.make(name, **kwargs)
+    engine = MatchEngine(game, loader(game), max_copies=16)
+    matches = random_matches(game, 48, seed=9)
+    first = engine.play(matches)  # builds the copies
+    assert gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        # The collector is paused while a batch plays: that is only safe if play makes no
+        # reference cycles, which would pile up until the batch ends.
+        assert engine.play(matches) == first
+        assert not gc.isenabled()  # it was off before, so it stays off
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert engine.play(matches[:3]) == first[:3]
+    assert gc.isenabled()

@@ -5,14 +5,12 @@ import sys
 import pexpect
 import pytest
 
-from test_policy_api import finished_run  # noqa: F401  (the fixture)
-
 
 def _spawn(*args):
     return pexpect.spawn(sys.executable, ["-m", "league.cli", "play", *args], encoding="utf-8", timeout=60)
 
 
-def test_a_person_finishes_a_game_and_an_illegal_move_is_reasked(finished_run):  # noqa: F811
+def test_a_person_finishes_a_game_and_an_illegal_move_is_reasked(finished_run):
     child = _spawn(str(finished_run), "--member", "best:player_2", "--seed", "0")
     child.expect(r"you are player_1 \(X\)")
     child.expect(r"your move \(X\), one of ([0-9 ]+): ")

@@ -1,8 +1,6 @@
 """``league.load_policy`` on a finished tiny run: the member it loads acts as it does inside the env."""
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,19 +10,7 @@ import league
 from league.pool import Pool
 from league.population.opponents import MemberLoader
 
-TINY = ["game.name=tictactoe", "rotations=1", "bootstrap.max_steps=2048", "training.max_steps=2048",
-        "bootstrap.eval_every=1024", "training.eval_every=1024", "bootstrap.eval_episodes=40",
-        "training.eval_episodes=40", "evaluation.budget=24", "report.anchor_episodes=40", "ppo.n_envs=8"]
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """A finished tiny tic-tac-toe league (the CLI run of test_league_run), ~10 s."""
-    out = tmp_path_factory.mktemp("run") / "ttt"
-    proc = subprocess.run([sys.executable, "-m", "league.run", "--quiet", "--out", str(out), *TINY],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return out
+# finished_run: the session's tiny run (tests/conftest.py).
 
 
 def _trajectories(opponent, seeds):

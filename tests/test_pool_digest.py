@@ -1,7 +1,8 @@
-"""Content digests of weights files (schema 2): recorded with the row in the same commit, checked
+"""Content digests of weights files (schema 3: xxh3_128): recorded with the row in the same commit, checked
 on every load; a damaged file raises ``WeightsCorruptError`` and never returns tensors.  Pools of
 schema 1 (no digest column) still open, report their members as unverified, and are migrated
-when opened for writing."""
+when opened for writing; pools of schema 2 (bare BLAKE2b digests) open, check those digests, and
+keep them when migrated."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import torch
 from league.errors import PoolCorruptError, WeightsCorruptError, WeightsShapeError
 from league.models import expected_shapes, mlp_spec
 from league.pool import Pool, store
-from league.pool.weights import file_digest
+from league.pool.weights import LEGACY_DIGEST, file_digest
 
 SPEC = mlp_spec(6, 3, [8])
 RANDOM = {"kind": "random", "n_actions": 3}
@@ -64,10 +65,10 @@ def test_digest_is_recorded_with_the_row_and_matches_the_file(tmp_path):
             assert pool.digest(0) is None  # weightless
             for i in (1, 2):
                 assert pool.digest(i) == file_digest(root / "weights" / f"{i}.safetensors")
-                assert len(pool.digest(i)) == 32
+                assert pool.digest(i).startswith("xxh3_128:") and len(pool.digest(i)) == 9 + 32
             assert pool.unverified() == []
     with h5py.File(root / "index.h5", "r") as f:
-        assert f.attrs["schema_version"] == store.SCHEMA_VERSION == 2
+        assert f.attrs["schema_version"] == store.SCHEMA_VERSION == 3
 
 
 @pytest.mark.parametrize("damage", ["bit_flip_end", "bit_flip_header", "truncated", "appended", "swapped"])
@@ -132,10 +133,66 @@ def test_opening_a_schema_1_pool_for_writing_migrates_it_and_new_members_are_ver
         assert len(early_reader) == 4 and early_reader.unverified() == [1, 2]
         assert early_reader.digest(3) is not None
     with h5py.File(root / "index.h5", "r") as f:
-        assert f.attrs["schema_version"] == 2
+        assert f.attrs["schema_version"] == 3
     _flip_bit(root / "weights" / "3.safetensors")
     with Pool.open(root, "r") as pool:
         assert [m.games for m in pool.members()] == [0, 2, 1, 1]
         with pytest.raises(WeightsCorruptError, match="member 3"):
             pool.weights(3)
     assert sorted(p.name for p in root.iterdir()) == ["index.h5", "weights", "writer.lock"]
+
+
+def _downgrade_to_schema_2(root: Path) -> None:
+    """Rewrite index.h5 as schema 2 wrote it: bare BLAKE2b-128 hex digests in an S32 column."""
+    index = root / store.INDEX_FILE
+    with h5py.File(index, "r") as f:
+        snap = store.read_snapshot(f, index)
+    rows = snap.rows.copy()
+    for i in range(len(rows)):
+        if rows[i]["digest"]:
+            rows[i]["digest"] = file_digest(root / "weights" / f"{i}.safetensors", LEGACY_DIGEST).encode()
+    old = dataclasses.replace(snap, rows=rows, header=dataclasses.replace(snap.header, schema_version=2))
+    tmp = root / "old.h5"
+    store.write_index(tmp, old)
+    os.replace(tmp, index)
+    with h5py.File(index, "r") as f:
+        assert f.attrs["schema_version"] == 2 and f["members"].dtype == store.MEMBER_DTYPE_V2
+
+
+def test_a_schema_2_pool_checks_its_blake2b_digests_and_keeps_them_when_migrated(tmp_path):
+    root = tmp_path / "pool"
+    _make_pool(root)
+    _downgrade_to_schema_2(root)
+    with Pool.open(root, "r") as pool:
+        old = pool.digest(1)
+        assert len(old) == 32 and ":" not in old and pool.unverified() == []
+        assert all(torch.equal(pool.weights(1)[k], v) for k, v in _weights(1).items())
+    with Pool.open(root, "a") as pool:                   # migrates to schema 3
+        assert pool.digest(1) == old
+        m = pool.add("a", _weights(3), spec=SPEC, hparams={}, step=3)
+        assert pool.digest(m.id).startswith("xxh3_128:")
+    with h5py.File(root / "index.h5", "r") as f:
+        assert f.attrs["schema_version"] == 3
+    _flip_bit(root / "weights" / "1.safetensors")
+    with Pool.open(root, "r") as pool:
+        assert pool.digest(1) == old
+        with pytest.raises(WeightsCorruptError, match="its blake2b-128 digest is [0-9a-f]{32}, the pool recorded " + old):
+            pool.weights(1)
+        assert pool.weights(3)
+
+
+def test_verified_loads_are_exact_writable_and_independent(tmp_path):
+    # A verified load hands out views of the bytes it read (no safetensors copy): each load
+    # must still be its own memory, bit-equal to what was added, in every dtype.
+    root = tmp_path / "pool"
+    with Pool.create(root, game="g", roles=["a"]) as pool:
+        added = {dtype: _weights(5, dtype) for dtype in (torch.float32, torch.float64, torch.float16,
+                                                           torch.bfloat16)}
+        ids = {dtype: pool.add("a", w, spec=SPEC, hparams={}, step=0).id for dtype, w in added.items()}
+    with Pool.open(root) as pool:
+        for dtype, w in added.items():
+            first, second = pool.weights(ids[dtype]), pool.weights(ids[dtype])
+            assert all(first[k].dtype == dtype and torch.equal(first[k], v) for k, v in w.items())
+            name = next(iter(first))
+            first[name].add_(1)
+            assert torch.equal(second[name], w[name])

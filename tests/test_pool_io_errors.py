@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-import uuid
 from pathlib import Path
 
 import h5py
@@ -20,8 +18,11 @@ import torch
 from league.errors import PoolError, PoolWriteError
 from league.models import expected_shapes, mlp_spec
 from league.pool import Pool
-from league.pool.writer import TableFile, Writer
+from league.pool.tables import TableFile
+from league.pool.writer import Writer
 from league.verify import verify
+
+from diskfull import fill, small_tmpfs  # tests/diskfull.py
 
 SPEC = mlp_spec(6, 3, [8])
 RANDOM = {"kind": "random", "n_actions": 3}
@@ -148,32 +149,7 @@ def test_a_nearly_full_disk_refuses_before_writing_and_works_once_space_is_freed
 @pytest.fixture
 def small_fs(tmp_path):
     """A 4 MiB tmpfs mounted for this test (skips unless root may mount one)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a size-limited tmpfs needs root; the injected-fault tests cover the write paths")
-    mnt = tmp_path / f"fs_{uuid.uuid4().hex[:6]}"
-    mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()}); the injected-fault tests cover the write paths")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def _fill(path: Path, leave: int) -> None:
-    """Fill the file system holding ``path`` up to ``leave`` bytes free."""
-    st = os.statvfs(path.parent)
-    n = st.f_bavail * st.f_frsize - leave
-    with open(path, "wb") as f:
-        while n > 0:
-            k = min(n, 1 << 16)
-            try:
-                f.write(b"\0" * k)
-                f.flush()
-            except OSError:
-                break
-            n -= k
+    yield from small_tmpfs(tmp_path, "4m", "the injected-fault tests cover the write paths")
 
 
 def test_a_really_full_disk_gives_one_line_errors_and_loses_nothing(small_fs, monkeypatch):
@@ -182,7 +158,7 @@ def test_a_really_full_disk_gives_one_line_errors_and_loses_nothing(small_fs, mo
     with Pool.create(root, game="g", roles=["a"]) as pool:
         pool.add("a", {}, spec={"kind": "random", "n_actions": 9}, hparams={}, step=0, anchor=True)
         # 1. the room check refuses before anything is written; the same writer goes on when freed
-        _fill(small_fs / "filler", leave=600 << 10)
+        fill(small_fs / "filler", leave=600 << 10)
         added = []
         with pytest.raises(PoolWriteError, match="no room to add members") as info:
             for i in range(100):
@@ -197,7 +173,7 @@ def test_a_really_full_disk_gives_one_line_errors_and_loses_nothing(small_fs, mo
     for leave, op in ((40 << 10, "add"), (2 << 10, "record_match"), (2 << 10, "set_state")):
         with Pool.open(root) as reader:
             before = _snapshot(reader)
-        _fill(small_fs / "filler", leave=leave)
+        fill(small_fs / "filler", leave=leave)
         with monkeypatch.context() as mp:
             mp.setattr(Writer, "ensure_room", lambda self, n, what: None)
             with Pool.open(root, "a") as pool:

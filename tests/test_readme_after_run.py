@@ -11,7 +11,6 @@ import numpy as np
 import pexpect
 import pytest
 
-from test_policy_api import finished_run  # noqa: F401  (the fixture)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -31,7 +30,7 @@ def _commands():
 
 
 @pytest.fixture
-def in_run_dir(finished_run, tmp_path, monkeypatch):  # noqa: F811
+def in_run_dir(finished_run, tmp_path, monkeypatch):
     """A working directory holding the run as ``runs/ttt``, the venv's ``league`` on the path."""
     shutil.copytree(finished_run, tmp_path / "runs" / "ttt")
     monkeypatch.chdir(tmp_path)

@@ -20,7 +20,8 @@ from league.orchestration.league import League
 from league.pool import Pool
 from league.models import load_network
 from league.population.opponents import PoolOpponents
-from league.population.sampling import OnlineWinRates, OpponentSampler, SamplingConfig, scheme_probabilities
+from league.population.online import OnlineWinRates
+from league.population.sampling import OpponentSampler, SamplingConfig, scheme_probabilities
 from league.training.callbacks import EvalCallback
 
 from pathlib import Path

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from envs.engine.npc import NpcRound
+from envs.spaces import check_action
 
 if TYPE_CHECKING:
     from envs.engine.core import Engine
@@ -17,13 +18,15 @@ def begin(engine: Engine, indices: list[int]) -> None:
     advance(engine, indices)
 
 
-def learner_step(engine: Engine, i: int, action: int) -> bool:
+def learner_step(engine: Engine, i: int, action: Any) -> bool:
     """Apply the learner's ``action`` in copy ``i``; an illegal one ends the episode, lost.
 
     Always ``True``: every copy goes on to ``advance`` (a restarted one plays its NPCs too).
     """
     c = engine.copies[i]
-    if not (0 <= action < engine.n_actions and engine.mask[i, action]):
+    if not engine.discrete:
+        action = check_action(engine.action_spec, action, engine.mask[i] if engine.game.masked else None)
+    if action is None or (engine.discrete and not (0 <= action < engine.n_actions and engine.mask[i, action])):
         c.illegal = engine.learner
         c.returns[engine.learner] += engine.game.illegal_reward
         c.length += 1

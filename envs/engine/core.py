@@ -22,6 +22,7 @@ from envs.engine.state import Copy
 from envs.errors import GameConfigError
 from envs.game import Game, Outcome
 from envs.opponents import MemberId, OpponentSource, PolicyCache
+from envs.spaces import action_shape
 
 __all__ = ["Engine"]
 
@@ -61,6 +62,10 @@ class Engine:
         self.n_actions = 0 if learner_seat is None else game.n_actions(learner_seat)
         self.dims = {s: game.obs_dim(s) for s in game.seats}
         self.acts = {s: game.n_actions(s) for s in game.seats}
+        # Action specs (envs.spaces); discrete seats keep the engine's inline fast path.
+        self.specs = {s: game.action_spec(s) for s in game.seats}
+        self.action_spec = None if learner_seat is None else self.specs[learner_seat]
+        self.discrete = self.action_spec is None or self.action_spec["type"] == "discrete"
         self.driver = aec if game.api == "aec" else parallel
         self.encode = game.encoder
         self.observe = game.observe or _observe
@@ -198,15 +203,24 @@ class Engine:
             self.final_rows[i] = row
 
     # ---- one learner step for every copy ----------------------------------------------------
-    def step(self, actions: Sequence[int] | np.ndarray) -> None:
+    def step(self, actions: Sequence[Any] | np.ndarray) -> None:
+        """One learner action per copy: ints (discrete) or rows ``[n, k]`` (multi-discrete, Box)."""
         self.clear_step()
-        acts = np.asarray(actions).reshape(-1).tolist()
-        if len(acts) != len(self.copies):
-            raise GameConfigError(f"expected {len(self.copies)} actions, got {len(acts)}")
+        n = len(self.copies)
+        if self.discrete:
+            acts: list[Any] = np.asarray(actions).reshape(-1).tolist()
+        else:
+            arr = np.asarray(actions)
+            want = action_shape(self.action_spec)
+            if arr.size != n * want[0]:
+                raise GameConfigError(f"expected {n} actions of shape {want}, got an array of shape {arr.shape}")
+            acts = list(arr.reshape(n, *want))
+        if len(acts) != n:
+            raise GameConfigError(f"expected {n} actions, got {len(acts)}")
         pending = []
         for i, a in enumerate(acts):
             if self.copies[i].idle:
                 raise GameConfigError("step() after the episode ended: call reset() first")
-            if self.driver.learner_step(self, i, int(a)):
+            if self.driver.learner_step(self, i, int(a) if self.discrete else a):
                 pending.append(i)
         self.driver.advance(self, pending)

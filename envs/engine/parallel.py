@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from envs.engine.npc import NpcRound
+from envs.spaces import check_action
 
 if TYPE_CHECKING:
     from envs.engine.core import Engine
@@ -22,15 +23,17 @@ def begin(engine: Engine, indices: list[int]) -> None:
         engine.learner_turn(i, engine.copies[i].raw[engine.learner])
 
 
-def learner_step(engine: Engine, i: int, action: int) -> bool:
+def learner_step(engine: Engine, i: int, action: Any) -> bool:
     """Hold the learner's ``action`` for copy ``i``'s next joint step (``True``: step it).
 
     An action outside the action space ends the episode, lost, as in the AEC case (``False``).
     """
     c = engine.copies[i]
+    if not engine.discrete:
+        action = check_action(engine.action_spec, action, engine.mask[i] if engine.game.masked else None)
     c.action = action
     c.length += 1
-    if 0 <= action < engine.n_actions:
+    if action is not None and (not engine.discrete or 0 <= action < engine.n_actions):
         return True
     c.illegal = engine.learner
     c.returns[engine.learner] += engine.game.illegal_reward

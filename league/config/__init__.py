@@ -5,8 +5,8 @@
 dataclasses, overrides, merging, writing TOML) and knows nothing about any component.
 """
 
-from league.config.schema import (BackendConfig, GameConfig, LearnerConfig, PhaseConfig, RatingConfig, ReportConfig, RunConfig,
-                                  describe_config, load_config)
+from league.config.schema import (BackendConfig, GameConfig, LearnerConfig, LoggingConfig, PhaseConfig, RatingConfig,
+                                  ReportConfig, RunConfig, describe_config, load_config)
 
-__all__ = ["RunConfig", "GameConfig", "PhaseConfig", "LearnerConfig", "RatingConfig", "ReportConfig", "BackendConfig",
-           "load_config", "describe_config"]
+__all__ = ["RunConfig", "GameConfig", "PhaseConfig", "LearnerConfig", "RatingConfig", "ReportConfig", "LoggingConfig",
+           "BackendConfig", "load_config", "describe_config"]

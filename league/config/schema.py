@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from league.checks import bad_value, check_range
+from league.errors import ConfigError
 from league.config.toml import field_docs, from_dict, load_toml, merge, parse_overrides, to_dict
 from league.evaluation.evaluator import EvaluationConfig
 from league.population.metagame import PopulationConfig
@@ -23,8 +24,8 @@ from league.training.ppo import PPOConfig
 from league.population.pruning import PruningConfig
 from league.population.sampling import SamplingConfig
 
-__all__ = ["GameConfig", "PhaseConfig", "LearnerConfig", "RatingConfig", "ReportConfig", "BackendConfig", "RunConfig",
-           "load_config", "describe_config"]
+__all__ = ["GameConfig", "PhaseConfig", "LearnerConfig", "RatingConfig", "ReportConfig", "LoggingConfig",
+           "BackendConfig", "RunConfig", "load_config", "describe_config"]
 
 
 @dataclass
@@ -129,6 +130,21 @@ class ReportConfig:
 
 
 @dataclass
+class LoggingConfig:
+    """What a run logs while it trains, besides its pool (``league.orchestration.metrics``)."""
+
+    csv: bool = True
+    """Write metrics.csv: a row per PPO update with turn, role, member ids, global learner step, run time."""
+    tensorboard: bool = False
+    """Also write TensorBoard scalars to <out>/tensorboard, per role over global steps (the tensorboard extra)."""
+
+    def __post_init__(self) -> None:
+        for key in ("csv", "tensorboard"):
+            if not isinstance(getattr(self, key), bool):
+                raise bad_value(f"config key 'logging.{key}'", getattr(self, key), "true or false")
+
+
+@dataclass
 class BackendConfig:
     """Where the league runs: in this process, or in a Ray actor with matches on Ray workers.
 
@@ -202,6 +218,8 @@ class RunConfig:
     """TrueSkill settings."""
     report: ReportConfig = field(default_factory=ReportConfig)
     """End-of-run measurements and outputs."""
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    """Training logs: metrics.csv and TensorBoard."""
     backend: BackendConfig = field(default_factory=BackendConfig)
     """Where the league runs (this process or Ray)."""
 
@@ -225,8 +243,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     data: dict[str, Any] = dict(base or {})
     if path is not None:
         data = merge(data, load_toml(path))
+    from_file = data
     data = merge(data, parse_overrides(list(overrides)))
-    return from_dict(RunConfig, data)
+    try:
+        return from_dict(RunConfig, data)
+    except ConfigError as exc:
+        if path is None:
+            raise
+        try:   # a mistake of the file itself (not of an override): say which file
+            from_dict(RunConfig, from_file)
+        except ConfigError:
+            raise ConfigError(f"config file {str(path)!r}: {exc}") from None
+        raise
 
 
 def describe_config(config: Any = None, prefix: str = "") -> list[str]:

@@ -44,6 +44,8 @@ class RayVecEnv:
         self.num_envs = n_envs
         self.obs_dim = game.obs_dim(learner_seat)
         self.n_actions = game.n_actions(learner_seat)
+        self.action_spec = game.action_spec(learner_seat)
+        self.obs_shape = game.obs_shape(learner_seat)
         self.observation_space, self.action_space = _spaces(game, learner_seat)
         self._ranges = split(n_envs, min(shards or len(workers), len(workers), n_envs))
         self._actors = workers.actors[:len(self._ranges)]
@@ -97,7 +99,9 @@ class RayVecEnv:
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._started:
             raise ConfigError("call reset() before step()")
-        acts = np.asarray(actions).reshape(-1)
+        acts = np.asarray(actions)
+        if self.action_spec["type"] == "discrete":
+            acts = acts.reshape(-1)
         if len(acts) != self.num_envs:
             raise ConfigError(f"expected {self.num_envs} actions, got {len(acts)}")
         return self._merge(self._call("step", [(acts[a:b],) for a, b in self._ranges]))  # type: ignore[return-value]
@@ -119,8 +123,6 @@ class RayVecEnv:
 
 
 def _spaces(game: Game, seat: str) -> tuple[Any, Any]:
-    import gymnasium as gym
+    from envs.spaces import gym_spaces
 
-    low, high = game.obs_bounds
-    return (gym.spaces.Box(low=low, high=high, shape=(game.obs_dim(seat),), dtype=np.float32),
-            gym.spaces.Discrete(game.n_actions(seat)))
+    return gym_spaces(game, seat)

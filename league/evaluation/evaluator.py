@@ -17,18 +17,16 @@ its role otherwise), rates the result and counts it.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from league.checks import ARGUMENT, check_range
-from league.errors import ConfigError, UnknownNameError
-from league.evaluation.blocks import OUTCOMES
-from league.evaluation.selection import (SELECTION_RULES, SelectionRule, SelectionState, get_rule, rule_names,
-                                         select)
+from league.errors import ResumeMismatchError, UnknownNameError
+from league.evaluation.seatbook import SeatBook
+from league.evaluation.selection import SelectionRule, SelectionState, get_rule, select
+from league.evaluation.settings import EvaluationConfig
 from league.protocols import PoolLike
 from ratings import PayoffTable, Rating, TrueSkillSystem
 
@@ -39,6 +37,7 @@ __all__ = [
     "EvaluationConfig",
     "RatedMember",
     "RatingSystem",
+    "LoggedMatch",
     "Evaluator",
 ]
 
@@ -72,50 +71,6 @@ class MatchResult(NamedTuple):
     """The seed the match was played with (also in the pool's match log); -1 if none was given."""
 
 
-@dataclass
-class EvaluationConfig:
-    """How the evaluator chooses and plays matches."""
-
-    rule: str = "info"
-    """Match-selection rule: info, uniform or round_robin."""
-    budget: int = 256
-    """Matches played per evaluation (one call of Evaluator.run)."""
-    uniform_share: float = 0.05
-    """info: share of uniformly drawn seatings, so that no member or pair is starved."""
-    closeness: float = 2.0
-    """info: power on TrueSkill match quality; higher pits closer ratings against each other."""
-    balance: float = 2.0
-    """No member is seated once it has more than balance x the least-played member's games."""
-    batch: int = 8
-    """Seatings chosen before their results are applied (a parallel backend plays them at once)."""
-    seed: int | None = None
-    """Seed of the generator that picks seatings and match seeds (None: fresh entropy)."""
-    episodes_per_match: int = 0
-    """Deals per match, each played in every rotation of the seated members through the seats
-    they share (a duplicate block, ``league.evaluation.blocks``); 0: the game's default
-    (``Game.match_episodes``: many hands for poker, one game for board games)."""
-    outcome: str = "returns"
-    """How a block ranks its members: by summed returns ("returns") or by summed per-episode
-    placings ("episode_ranks")."""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.rule, str) or self.rule not in SELECTION_RULES:
-            raise ConfigError(f"evaluation.rule = {self.rule!r}: expected one of {rule_names()}")
-        check_range("evaluation.budget", self.budget, low=0, integer=True)
-        check_range("evaluation.uniform_share", self.uniform_share, low=0.0, high=1.0)
-        check_range("evaluation.closeness", self.closeness, low=0.0)
-        check_range("evaluation.balance", self.balance, low=1.0)
-        check_range("evaluation.batch", self.batch, low=1, integer=True)
-        check_range("evaluation.seed", self.seed, integer=True, optional=True, accepted="an integer or none")
-        check_range("evaluation.episodes_per_match", self.episodes_per_match, low=0, integer=True)
-        if not isinstance(self.outcome, str) or self.outcome not in OUTCOMES:
-            raise ConfigError(f"evaluation.outcome = {self.outcome!r}: expected one of {list(OUTCOMES)}")
-
-
-# --------------------------------------------------------------------------------------------
-# The evaluator.
-# --------------------------------------------------------------------------------------------
-
 class RatedMember(Protocol):
     """What the evaluator needs to know about a member (``league.pool.Member`` has it)."""
 
@@ -123,6 +78,7 @@ class RatedMember(Protocol):
     role: str
     mu: float
     sigma: float
+    # Optional: ``games`` (rated games so far), read when ``EvaluationConfig.placement`` is on.
 
 
 class RatingSystem(Protocol):
@@ -132,6 +88,17 @@ class RatingSystem(Protocol):
 
     def rate_seats(self, ratings: Sequence[Rating], ranks: Sequence[float],
                    players: Sequence[object] | None = None) -> list[Rating]: ...
+
+
+class LoggedMatch(Protocol):
+    """A match as the pool's log holds it (``league.pool.MatchRecord`` has these fields)."""
+
+    seats: Sequence[str]
+    member_ids: Sequence[int]
+    ranks: Sequence[int]
+    seed: int | None
+    returns: Sequence[float] | None
+    episodes: int
 
 
 class Evaluator:
@@ -188,19 +155,18 @@ class Evaluator:
             self._seat_group = [groups.index(seat_roles[s]) for s in self.seats]
         n = len(members)
         self._index = {m: k for k, m in enumerate(ids)}
+        # Games before this evaluator (placement): the selection rule sees past + present games.
+        self._past = np.array([int(getattr(m, "games", 0)) if self.config.placement else 0 for m in members],
+                              dtype=int)
         self.state = SelectionState(
             seats=self.seats, allowed=allowed, ids=np.array(ids, dtype=int),
             mu=np.array([float(m.mu) for m in members]),
             sigma=np.array([float(m.sigma) for m in members]),
-            games=np.zeros(n, dtype=int), met=np.zeros((n, n), dtype=int),
+            games=self._past.copy(), met=np.zeros((n, n), dtype=int),
             beta=float(self.system.beta), config=self.config,
             # A role bound to several seats is a team: one member plays all its seats.
             teams=None if self.symmetric else list(self._seat_group))
-        self._seat_counts = np.zeros((n, len(self.seats)), dtype=int)
-        # Seatings handed out by next_seating and not yet recorded, already counted as played:
-        # a batch of seatings chosen before any result comes back then spreads over members
-        # instead of repeating the same least-played one.
-        self._pending: list[tuple[int, ...]] = []
+        self._book = SeatBook(self.state, self._seat_group)
 
     @classmethod
     def from_pool(cls, pool: PoolLike, seats: Sequence[str], *, symmetric: bool = True,
@@ -224,7 +190,7 @@ class Evaluator:
     @property
     def games(self) -> dict[int, int]:
         """Member id -> matches played in this evaluator."""
-        return {int(i): int(g) for i, g in zip(self.state.ids, self.state.games)}
+        return {int(i): int(g) for i, g in zip(self.state.ids, self.state.games - self._past)}
 
     @property
     def seat_groups(self) -> list[int]:
@@ -233,7 +199,7 @@ class Evaluator:
 
     def seat_counts(self, member_id: int) -> dict[str, int]:
         """How often ``member_id`` sat in each seat."""
-        row = self._seat_counts[self._index[int(member_id)]]
+        row = self._book.seat_counts[self._index[int(member_id)]]
         return {s: int(c) for s, c in zip(self.seats, row)}
 
     def ranking(self, key: str = "mu") -> list[int]:
@@ -266,37 +232,17 @@ class Evaluator:
             if k not in set(self.state.allowed[s].tolist()):
                 raise ValueError(f"selection rule seated member index {k} in seat "
                                  f"{self.seats[s]!r}, which its role may not take")
-        chosen = self._rotate(chosen)
-        self._count(chosen)
-        self._pending.append(tuple(chosen))
+        chosen = self._book.hand_out(chosen, self.rng)
         seed = int(self.rng.integers(2 ** 31 - 1))
         return Seating({s: int(self.state.ids[k]) for s, k in zip(self.seats, chosen)}, seed=seed)
 
-    def _rotate(self, chosen: list[int]) -> list[int]:
-        """Reorder the members among the seats they may take so that each sits where it has sat
-        least: without this, the focal member of ``info`` would always take the first seat, and
-        any first-mover advantage would leak into its rating."""
-        n = len(self.seats)
-        if n > 7:  # 8! orderings is too many to try per match; keep the rule's order
-            return chosen
-        best, best_cost = [chosen], None
-        for perm in itertools.permutations(range(n)):
-            order = [chosen[p] for p in perm]
-            if any(self._seat_group[s] != self._seat_group[p] for s, p in enumerate(perm)):
-                continue  # a member may only move between seats of its own role
-            cost = int(sum(self._seat_counts[k, s] for s, k in enumerate(order)))
-            if best_cost is None or cost < best_cost:
-                best, best_cost = [order], cost
-            elif cost == best_cost:
-                best.append(order)
-        return best[int(self.rng.integers(len(best)))] if len(best) > 1 else best[0]
-
     def record(self, seating: Mapping[str, int], ranks: Mapping[str, int],
                seed: int | None = None, *, returns: Mapping[str, float] | None = None,
-               episodes: int = 1) -> MatchResult:
+               episodes: int = 1, log: bool = True) -> MatchResult:
         """Rate one played match, update the payoff table and log it in the pool (if any).
 
         ``returns`` (per seat, summed over the match) and ``episodes`` go in the pool's log.
+        ``log=False``: the pool's log holds this match already (a replay, see ``run``).
         """
         if set(seating) != set(self.seats) or set(ranks) != set(self.seats):
             raise ValueError(f"seating {dict(seating)!r} and ranks {dict(ranks)!r} must both name "
@@ -317,7 +263,7 @@ class Evaluator:
         else:
             new = self.system.rate_seats(before, [int(r) for r in rank_list])
         seed = getattr(seating, "seed", None) if seed is None else seed
-        if self.pool is not None:
+        if self.pool is not None and log:
             # Logged before the in-memory update: if the pool refuses the row, nothing changed.
             self.pool.record_match(list(self.seats), [int(st.ids[k]) for k in idx],
                                    [int(r) for r in rank_list],
@@ -326,27 +272,13 @@ class Evaluator:
                                    returns=None if returns is None else [float(returns[s]) for s in self.seats])
         for k, r in zip(idx, new):
             st.mu[k], st.sigma[k] = r.mu, r.sigma
-        if tuple(idx) in self._pending:
-            self._pending.remove(tuple(idx))  # counted when it was handed out
-        else:
-            self._count(idx)
+        self._book.settle(idx)
         once = dict(zip(idx, rank_list))  # a team's member counts once (its seats share a rank)
         self.payoff.record([int(st.ids[k]) for k in once], list(once.values()))
         return MatchResult(seating={s: int(st.ids[k]) for s, k in zip(self.seats, idx)},
                            ranks={s: int(r) for s, r in zip(self.seats, rank_list)},
                            ratings={s: Rating(float(r.mu), float(r.sigma)) for s, r in zip(self.seats, new)},
                            seed=-1 if seed is None else int(seed))
-
-    def _count(self, idx: Sequence[int]) -> None:
-        """Count a seating (member indices in seat order) as played."""
-        st = self.state
-        for s, k in enumerate(idx):
-            self._seat_counts[k, s] += 1
-        distinct = sorted(set(idx))
-        st.games[distinct] += 1
-        for a, b in itertools.combinations(distinct, 2):
-            st.met[a, b] += 1
-            st.met[b, a] += 1
 
     def step(self, play: Play) -> MatchResult:
         """Select one seating, play it, rate it."""
@@ -363,43 +295,60 @@ class Evaluator:
 
     def run(self, play: Play | None = None, budget: int | None = None,
             on_match: Callable[[MatchResult], bool | None] | None = None, *,
-            play_batch: Callable[[list[Seating]], Sequence[Any]] | None = None
-            ) -> list[MatchResult]:
+            play_batch: Callable[[list[Seating]], Sequence[Any]] | None = None,
+            replay: Sequence[LoggedMatch] = ()) -> list[MatchResult]:
         """Play ``budget`` matches (``config.budget`` if None), ``config.batch`` seatings chosen at
         a time and recorded in order; ``on_match`` sees each result and may return True to stop
         (the rest of that batch is then dropped unplayed).  Matches are played one by one with
         ``play``, or a whole batch at once with ``play_batch(seatings) -> ranks per seating``
         (e.g. a ``MatchBackend`` playing them in parallel); give exactly one of the two.  Either
         may return block outcomes (``league.evaluation.blocks.BlockOutcome``) instead of ranks,
-        whose returns and episode counts then go in the match log too."""
+        whose returns and episode counts then go in the match log too.
+
+        ``replay``: the logged results of this budget's first matches, from an evaluation that
+        was interrupted (``pool.matches(start)``; the evaluator built with the ratings and seed
+        that one started from).  Their seatings are chosen again, so the generator and the
+        selection state move exactly as they did, checked against the log
+        (``ResumeMismatchError`` before anything is played if they differ), and rated without
+        being played, logged or shown to ``on_match``; the rest of the budget is played."""
         if (play is None) == (play_batch is None):
             raise ValueError("give exactly one of play and play_batch")
         budget = self.config.budget if budget is None else budget
         check_range("budget", budget, low=0, integer=True, form=ARGUMENT, error=ValueError)
+        if len(replay) > budget:
+            raise ValueError(f"replay holds {len(replay)} matches, more than the budget of {budget}")
         results: list[MatchResult] = []
         while len(results) < budget:
             batch = [self.next_seating() for _ in range(min(self.config.batch, budget - len(results)))]
-            played = play_batch(batch) if play_batch is not None else None
-            for k, seating in enumerate(batch):
+            logged = list(replay[len(results):len(results) + len(batch)])
+            for seating, match in zip(batch, logged):
+                _check_replay(seating, match)
+            fresh = batch[len(logged):]
+            played = play_batch(fresh) if play_batch is not None and fresh else None
+            for match, seating in zip(logged, batch):
+                results.append(self.record(seating, dict(zip(match.seats, match.ranks)), seed=match.seed,
+                                           returns=None if match.returns is None else dict(zip(match.seats,
+                                                                                               match.returns)),
+                                           episodes=match.episodes, log=False))
+            for k, seating in enumerate(fresh):
                 outcome = played[k] if played is not None else play(seating)  # type: ignore[misc]
                 results.append(self._record_played(seating, outcome))
                 if on_match is not None and on_match(results[-1]):
-                    for dropped in batch[k + 1:]:
+                    for dropped in fresh[k + 1:]:
                         self.cancel(dropped)
                     return results
         return results
 
     def cancel(self, seating: Mapping[str, int]) -> None:
         """Forget a seating handed out by ``next_seating`` that will not be played."""
-        idx = tuple(self._index[int(seating[s])] for s in self.seats)
-        if idx not in self._pending:
-            raise ValueError(f"seating {dict(seating)!r} is not pending")
-        self._pending.remove(idx)
-        st = self.state
-        for s, k in enumerate(idx):
-            self._seat_counts[k, s] -= 1
-        distinct = sorted(set(idx))
-        st.games[distinct] -= 1
-        for a, b in itertools.combinations(distinct, 2):
-            st.met[a, b] -= 1
-            st.met[b, a] -= 1
+        self._book.cancel(tuple(self._index[int(seating[s])] for s in self.seats), dict(seating))
+
+
+def _check_replay(seating: Seating, match: LoggedMatch) -> None:
+    """Refuse to replay a logged match the evaluator would not have chosen here."""
+    logged = dict(zip(match.seats, (int(i) for i in match.member_ids)))
+    if logged != dict(seating) or match.seed != seating.seed:
+        raise ResumeMismatchError(
+            f"logged match {getattr(match, 'index', '?')} seated {logged} with seed {match.seed}, but the "
+            f"evaluator now chooses {dict(seating)} with seed {seating.seed}: the evaluation settings "
+            f"or the ratings it started from are not those of the interrupted evaluation")

@@ -40,8 +40,8 @@ import numpy as np
 
 from league.lookup import resolve
 
-if TYPE_CHECKING:  # the config names the rule, so evaluator imports this module, not the reverse
-    from league.evaluation.evaluator import EvaluationConfig
+if TYPE_CHECKING:  # the config names the rule, so settings imports this module, not the reverse
+    from league.evaluation.settings import EvaluationConfig
 
 __all__ = [
     "SelectionState",
@@ -74,7 +74,8 @@ class SelectionState:
     sigma: np.ndarray
     """TrueSkill standard deviation of each member."""
     games: np.ndarray
-    """Evaluation games each member has played (within this evaluator)."""
+    """Evaluation games each member has played (within this evaluator, plus its rated games before
+    it when ``EvaluationConfig.placement`` is on)."""
     met: np.ndarray
     """``met[i, j]``: matches in which members i and j sat together."""
     beta: float
@@ -146,7 +147,7 @@ def _fill(state: SelectionState, rng: np.random.Generator,
           score: Callable[[list[int], np.ndarray], np.ndarray]) -> list[int]:
     """Fill seats one by one: the focal first (least played, then highest sigma, in any seat it
     may take), then each remaining seat with the eligible member scoring highest against those
-    already chosen.  Seat order is settled afterwards by ``Evaluator._rotate``."""
+    already chosen.  Seat order is settled afterwards by ``SeatBook.rotate``."""
     ok = state.eligible()
     chosen: list[int] = []
     open_seats = list(range(len(state.seats)))

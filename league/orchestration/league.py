@@ -17,7 +17,6 @@ never adds a member twice and never loses one.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -26,17 +25,20 @@ from typing import Any, TextIO
 
 import envs
 from league.config import RunConfig
-from league.errors import ConfigError, MissingWeightsError
+from league.errors import ConfigError, ResumeMismatchError
 from league.evaluation.blocks import BlockPlayer
-from league.evaluation.evaluator import Evaluator
+from league.evaluation.evaluator import EvaluationConfig, Evaluator
 from league.evaluation.matches import LocalBackend, MatchBackend
-from league.population.metagame import (measure_seatings, merge_tallies, population_policy, seatings_to_measure,
-                                        support_seatings)
+from league.models import random_spec
+from league.population.metagame import update_population
 from league.population.opponents import MemberLoader
-from league.orchestration.phase import setup_turn
+from league.training.progress import CountProgress
+from league.orchestration.metrics import METRICS_FILE, check_tensorboard, sync_metrics, turn_loggers
+from league.orchestration.phase import best_member, setup_turn, start_member
 from league.orchestration.plan import RunState, Turn, derive_seed, plan_turns
+from league.orchestration.rating import turn_evaluator
 from league.pool import Member, Pool
-from league.population.pruning import prune
+from league.population.pruning import apply as apply_pruning, select as select_pruning
 from ratings import TrueSkillSystem
 
 __all__ = ["League", "POOL_DIR"]
@@ -62,6 +64,8 @@ class League:
                  on_turn: Callable[[League, Turn], None] | None = None):
         self.config = config
         self.out = Path(out_dir)
+        if config.logging.tensorboard:
+            check_tensorboard()  # before the pool exists: a run that cannot log leaves nothing behind
         self.log = log if log is not None else sys.stderr
         self.game = envs.make(config.game.name, **config.game.kwargs)
         self.roles: list[str] = list(dict.fromkeys(self.game.roles[s] for s in self.game.seats))
@@ -87,7 +91,7 @@ class League:
             self.game, MemberLoader(self.pool), cache_size=max(64, config.cache_size))
         self.env_factory: Callable[..., Any] = env_factory if env_factory is not None else envs.SelfPlayVecEnv
         self.on_turn = on_turn
-        self.metrics_path = self.out / "metrics.csv"
+        self.metrics_path = self.out / METRICS_FILE
         self.started = time.monotonic()
         self.state = RunState.from_dict(self.pool.state)
         self.elapsed_before = self.state.elapsed
@@ -112,32 +116,17 @@ class League:
             if role in have:
                 continue
             seat = self.seat_of[role]
-            spec = {"kind": "random", "n_actions": self.game.n_actions(seat)}
+            spec = random_spec(self.game.n_actions(seat), self.game.action_spec(seat))
             self.pool.add(role, {}, spec=spec, hparams={"anchor": "uniform_random"}, step=0, anchor=True,
                           state=self._commit(turn=0, stage="start", steps=0))
 
     def start_member(self, role: str) -> Member | None:
         """The member a rotation turn of ``role`` trains from (``learner.start``; None: fresh weights)."""
-        start = self.config.learner.start
-        if start == "fresh":
-            return None
-        if start == "best":
-            return self.best_member(role)
-        # The newest snapshot, even if pruning retired it: the learner continues regardless of
-        # what the league thinks of its last snapshot; one whose weights were deleted cannot.
-        for member in sorted((m for m in self.pool.members(role) if not m.anchor),
-                             key=lambda m: m.version, reverse=True):
-            try:
-                self.pool.weights(member.id)
-            except MissingWeightsError:
-                continue
-            return member
-        return None
+        return start_member(self.pool, role, self.config.learner.start)
 
     def best_member(self, role: str) -> Member | None:
         """The role's active non-anchor member with the highest conservative rating."""
-        trained = [m for m in self.pool.active(role) if not m.anchor]
-        return max(trained, key=lambda m: (m.conservative, m.version)) if trained else None
+        return best_member(self.pool, role)
 
     def _budget_left(self, steps_so_far: int) -> tuple[int | None, float | None]:
         steps = None if self.config.max_steps is None else self.config.max_steps - steps_so_far
@@ -150,20 +139,28 @@ class League:
         """Train the turn's role and commit its best checkpoint with the state "evaluate next"."""
         start = self.start_member(turn.role) if turn.phase == "rotation" else None
         left_steps, left_secs = self._budget_left(self.state.steps)
+        loggers = turn_loggers(self.out, turn, parent=None if start is None else start.id,
+                               steps_before=self.state.steps, clock=self.elapsed, csv_on=self.config.logging.csv,
+                               tensorboard=self.config.logging.tensorboard)
         setup = setup_turn(self.config, self.game, self.pool, self.ratings, turn, start=start,
                            left_steps=left_steps, left_seconds=left_secs, env_factory=self.env_factory,
-                           metrics_path=self.metrics_path)
+                           loggers=loggers)
         result = setup.train()
         steps = self.state.steps + result.steps
         last = self.config.learner.snapshot == "last"
         best = result.last_evaluation if last else result.best_evaluation
         weights = result.last_weights if last else result.best_weights
+        # The ratings the evaluation starts from go in the same commit: a resumed evaluation
+        # replays its logged matches from them (the pool's rows hold the ratings after them).
         after = self._commit(turn=turn.index, stage="evaluate", steps=steps,
-                             matches_before=len(self.pool.matches()))
-        if not last and start is not None and result.best_step == 0:
-            # The starting member stayed the best checkpoint: it is in the pool
-            # already, and a copy would only split its games and its rating.
+                             matches_before=len(self.pool.matches()), retiring=None,
+                             ratings_before={str(m.id): [m.mu, m.sigma, m.games] for m in self.pool.active()})
+        if start is not None and (result.steps == 0 or (not last and result.best_step == 0)):
+            # The starting member stayed the best checkpoint, or the step budget left less than
+            # one update: it is in the pool already, and a copy would only split its games and
+            # its rating.
             self.pool.set_state(after)
+            self._sync_metrics()
             self.say(f"  no checkpoint beat the starting member {start.id} ({turn.role} v{start.version}) "
                      f"in {result.steps} steps; nothing added")
             return
@@ -174,6 +171,7 @@ class League:
                      "eval_score": None if best is None else best.score,
                      "eval_win_rate": None if best is None else best.win_rate},
             step=steps, parent=None if start is None else start.id, state=after)
+        self._sync_metrics()
         self.say(f"  added {turn.role} v{member.version} (member {member.id}) after {result.steps} "
                  f"steps, {result.wall_time:.0f} s: {result.stop_detail}")
 
@@ -183,51 +181,78 @@ class League:
         ``Evaluator.run`` chooses seatings in batches from the ratings at the start of each
         batch; the backend plays a batch (possibly in parallel) and the results are applied in
         batch order, so the ratings depend on the seed alone.  Every match is its own commit in
-        the pool: after a crash the log says how far the turn's evaluation got, and the rest is
-        played with a seed derived from that count.
+        the pool: after a crash the evaluator starts again from the ratings the run state
+        kept (``ratings_before``) and the same seed, replays the logged matches without playing
+        them (so its generator and selection state are where they were) and plays the rest.
         """
         cfg = self.config.evaluation
-        budget = cfg.budget - done
-        if budget <= 0:
+        if cfg.budget - done <= 0:
             return
-        seat_roles = {s: self.game.roles[s] for s in self.game.seats}
-        symmetric = self.game.symmetric and len(set(seat_roles.values())) == 1
-        evaluator = Evaluator.from_pool(
-            self.pool, self.game.seats, symmetric=symmetric, seat_roles=None if symmetric else seat_roles,
-            config=dataclasses.replace(cfg, seed=derive_seed(self.config.seed, 3, turn.index, done)),
-            system=self.ratings)
-        blocks = BlockPlayer(self.backend, self.game.seats, episodes=cfg.episodes_per_match or self.game.match_episodes,
-                             outcome=cfg.outcome, seat_groups=evaluator.seat_groups, outcome_rule=self.game.outcome)
-        evaluator.run(budget=budget, play_batch=blocks)
+        t0 = time.monotonic()
+        with CountProgress(cfg.budget, desc="evaluate", unit="match", initial=done,
+                           enabled=self.config.report.progress) as bar:
+            self._play_evaluation(turn, cfg, done, on_match=lambda result: bar.update())
+        self.say(f"  evaluated {cfg.budget - done} matches in {time.monotonic() - t0:.0f} s"
+                 + (f" ({done} were played before the interruption)" if done else ""))
+
+    def _play_evaluation(self, turn: Turn, cfg: EvaluationConfig, done: int,
+                         on_match: Callable[[Any], None]) -> None:
+        start = self.state.matches_before or 0
+        before = self.state.ratings_before
+        if done and before is not None:
+            evaluator, blocks = self._evaluator(turn, cfg, before, seed_parts=(0,))
+            try:
+                evaluator.run(budget=cfg.budget, play_batch=blocks, replay=self.pool.matches(start),
+                              on_match=on_match)
+                return
+            except ResumeMismatchError as exc:
+                self.say(f"  the turn's evaluation cannot be replayed exactly ({exc}); playing the rest "
+                         "from the current ratings")
+        elif done:
+            self.say("  this run's state does not keep the ratings its evaluation started from; "
+                     "playing the rest from the current ratings")
+        # Fresh, or not replayable: the rest from the current ratings, seeded by how far it got.
+        evaluator, blocks = self._evaluator(turn, cfg, None, seed_parts=(done,))
+        evaluator.run(budget=cfg.budget - done, play_batch=blocks, on_match=on_match)
+
+    def _evaluator(self, turn: Turn, cfg: EvaluationConfig, before: dict[str, list[float]] | None,
+                   seed_parts: tuple[int, ...]) -> tuple[Evaluator, BlockPlayer]:
+        return turn_evaluator(self.pool, self.game, self.backend, self.ratings, cfg,
+                              seed=derive_seed(self.config.seed, 3, turn.index, *seed_parts),
+                              before=before, matches_before=self.state.matches_before or 0)
 
     def _population(self, turn: Turn) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
         """Measure the active population's new seatings and solve its population policy."""
         cfg = self.config.population
         members = {role: self.pool.active(role) for role in self.roles}
-        tally = dict(self.state.tally or {})
-        todo = seatings_to_measure(members, tally, cfg.max_seatings)
-        if todo:
-            tally.update(measure_seatings(self.game, self.roles, todo, MemberLoader(self.pool),
-                                          episodes=cfg.episodes, seed=derive_seed(self.config.seed, 6, turn.index)))
-        population = population_policy(members, tally, cfg)
-        if cfg.support_episodes > 0:
-            top_up = support_seatings(members, population, tally, cfg)
-            for k, ids in enumerate(top_up):
-                done = int(tally[",".join(map(str, ids))][0])
-                more = measure_seatings(self.game, self.roles, [ids], MemberLoader(self.pool),
-                                        episodes=cfg.support_episodes - done,
-                                        seed=derive_seed(self.config.seed, 7, turn.index, k, done))
-                tally = merge_tallies(tally, more)
-            if top_up:
-                population = population_policy(members, tally, cfg)
+        population, tally, new = update_population(
+            self.game, members, dict(self.state.tally or {}), MemberLoader(self.pool), cfg,
+            seed=lambda *parts: derive_seed(self.config.seed, *parts[:1], turn.index, *parts[1:]))
         shown = "; ".join(f"{role}: " + ", ".join(f"{k}:{w:.2f}" for k, w in mix.items() if w >= 0.01)
                           for role, mix in population.items())
-        self.say(f"  population policy ({cfg.solver}, {len(todo)} new seatings): {shown}")
+        self.say(f"  population policy ({cfg.solver}, {new} new seatings): {shown}")
         return population, tally
 
+    def _sync_metrics(self) -> None:
+        """metrics.csv as the committed state says: the rows of trained turns, member ids filled in."""
+        added = {int(m.hparams["turn"]): m.id for m in self.pool.members()
+                 if not m.anchor and "turn" in m.hparams}
+        dropped = sync_metrics(self.metrics_path, self.state, added)
+        if dropped:
+            self.say(f"  metrics.csv: dropped {dropped} rows of the interrupted turn, which trains again")
+
     def _prune(self, turn: Turn) -> list[tuple[int, str]]:
+        """Retire what the pruning rules choose; the choice is committed first, because choosing
+        again after some of it was retired can choose differently (``bottom_k`` would take more)."""
         cfg = self.config.pruning
-        return prune(self.pool, cfg.rules, min_games=cfg.min_games, delete_weights=cfg.delete_weights, config=cfg)
+        if self.state.retiring is not None:  # chosen before a crash: finish exactly that
+            chosen = [(int(i), str(reason)) for i, reason in self.state.retiring]
+        else:
+            chosen = select_pruning(self.pool.active(), cfg.rules, cfg, min_games=cfg.min_games)
+            if chosen:
+                self.pool.set_state(self._commit(retiring=[[i, reason] for i, reason in chosen]))
+        apply_pruning(self.pool, chosen, delete_weights=cfg.delete_weights)
+        return chosen
 
     # ------------------------------------------------------------------ the run
 
@@ -235,6 +260,7 @@ class League:
         if not self.pool.members():
             self._anchors()
         self.state = RunState.from_dict(self.pool.state)
+        self._sync_metrics()
         if self.state.started:
             self.say(f"resuming at turn {self.state.turn + 1}/{len(self.turns)} ({self.state.stage}), "
                      f"{self.state.steps} learner steps done")
@@ -254,7 +280,7 @@ class League:
                 self.say(f"  retired member {member_id}: {reason}")
             population, tally = self._population(turn)
             self.pool.set_state(self._commit(turn=turn.index + 1, stage="start", population=population,
-                                             tally=tally))
+                                             tally=tally, ratings_before=None, retiring=None))
             if self.on_turn is not None:
                 self.on_turn(self, turn)
         finished = self.state.turn >= len(self.turns)
@@ -269,7 +295,10 @@ class League:
         and ``win_vs_random.json`` into the output directory; the Markdown board."""
         from league.orchestration.report import write_report
 
-        return write_report(self, self.out)
+        t0 = time.monotonic()
+        board = write_report(self, self.out)
+        self.say(f"report: measured against the random anchors and written in {time.monotonic() - t0:.0f} s")
+        return board
 
     def close(self) -> None:
         self.backend.close()

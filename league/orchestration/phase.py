@@ -3,35 +3,35 @@
 ``setup_turn`` is the translation the league loop needs before it trains a role: the role's
 sampled hyperparameters applied to ``config.ppo``, the phase's stop rules clipped to what is
 left of the run's budget, who sits in the other seats (the random anchors in the bootstrap, a
-sampled league after), the evaluation the stop rules and the best checkpoint read, and the
-metrics logger.  It reads the pool but never writes it.
+sampled league after), and the evaluation the stop rules and the best checkpoint read.  It reads the pool but never writes it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import envs
 from envs import Game
-from league.training.callbacks import CSVLogger, EvalCallback
+from league.training.callbacks import EvalCallback
 from league.config import PhaseConfig, RunConfig
+from league.errors import MissingWeightsError
 from ratings import PayoffTable
 from league.training.hparams import config_from_hparams, sample_hparams
 from league.population.opponents import PoolOpponents
 from league.orchestration.plan import Turn, derive_seed
 from league.pool import Member, Pool
 from league.training.ppo import PPOConfig
-from league.population.sampling import OnlineWinRates, OpponentSampler
+from league.population.online import OnlineWinRates
+from league.population.sampling import OpponentSampler
 from league.training.trainer import StopRules, TrainResult, train
 from ratings import TrueSkillSystem
 
-__all__ = ["TurnSetup", "setup_turn", "phase_config", "role_hparams", "stop_rules", "opponent_source",
+__all__ = ["TurnSetup", "setup_turn", "start_member", "best_member", "phase_config", "role_hparams", "stop_rules", "opponent_source",
            "judge_source"]
 
 
@@ -127,10 +127,36 @@ class TurnSetup:
                     close()
 
 
+def best_member(pool: Pool, role: str) -> Member | None:
+    """The role's active non-anchor member with the highest conservative rating."""
+    trained = [m for m in pool.active(role) if not m.anchor]
+    return max(trained, key=lambda m: (m.conservative, m.version)) if trained else None
+
+
+def start_member(pool: Pool, role: str, start: str) -> Member | None:
+    """The member a rotation turn of ``role`` trains from, by ``learner.start``: ``latest``
+    (the newest snapshot with weights), ``best`` (``best_member``) or ``fresh`` (None)."""
+    if start == "fresh":
+        return None
+    if start == "best":
+        return best_member(pool, role)
+    # The newest snapshot, even if pruning retired it: the learner continues regardless of
+    # what the league thinks of its last snapshot; one whose weights were deleted cannot.
+    for member in sorted((m for m in pool.members(role) if not m.anchor), key=lambda m: m.version, reverse=True):
+        try:
+            pool.weights(member.id)
+        except MissingWeightsError:
+            continue
+        return member
+    return None
+
+
 def setup_turn(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkillSystem, turn: Turn, *,
                start: Member | None, left_steps: int | None, left_seconds: float | None,
-               env_factory: Callable[..., Any], metrics_path: Path) -> TurnSetup:
-    """The parts of ``turn``: ``start`` is the member it trains from (None: fresh weights)."""
+               env_factory: Callable[..., Any], loggers: Sequence[Any] = ()) -> TurnSetup:
+    """The parts of ``turn``: ``start`` is the member it trains from (None: fresh weights);
+    ``loggers`` are callbacks that log its updates (``league.orchestration.metrics``), closed
+    when training ends."""
     roles = list(dict.fromkeys(game.roles[s] for s in game.seats))
     phase = phase_config(config, turn)
     seat = next(s for s in game.seats if game.roles[s] == turn.role)
@@ -145,9 +171,6 @@ def setup_turn(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkillSyst
                                    min(ppo.n_envs, 16), seed=seed + 1, cache_size=config.cache_size)
     evaluation = EvalCallback(eval_env, episodes=phase.eval_episodes, every=phase.eval_every, greedy=False,
                               seed=seed + 2, at_start=start is not None, score_by=config.learner.score)
-    logger = CSVLogger(metrics_path, append=True,
-                       columns={"turn": turn.index, "phase": turn.phase, "rotation": turn.rotation,
-                                "role": turn.role})
     return TurnSetup(turn=turn, hparams=hparams, ppo=ppo, stop=stop_rules(phase, left_steps, left_seconds),
-                     start=start, init_weights=init, env=env, evaluation=evaluation, callbacks=[logger],
+                     start=start, init_weights=init, env=env, evaluation=evaluation, callbacks=list(loggers),
                      progress=config.report.progress, on_outcome=source.observe if source.adaptive else None)

@@ -49,7 +49,9 @@ def derive_seed(run_seed: int, *parts: int) -> int:
     """An independent, reproducible seed per (purpose, turn, ...), derived from the run seed.
 
     Purposes in use: 1 role hyperparameters, 2 a turn's training, 3 a turn's evaluation,
-    4 and 5 the report's matches against the random anchors.
+    4 and 5 the report's matches against the random anchors, 6 and 7 the population's
+    measured seatings.  Nothing random is carried from one stage to the next, so a stage
+    redone after a crash draws what it drew the first time.
     """
     return int(np.random.SeedSequence([run_seed, *parts]).generate_state(1)[0])
 
@@ -80,6 +82,13 @@ class RunState:
     """Each role's population policy after the last finished turn: ``{role: {member id: weight}}``."""
     tally: dict[str, list[float]] | None = None
     """The measured seatings behind it (``league.population.metagame.Tally``)."""
+    ratings_before: dict[str, list[float]] | None = None
+    """``{member id: [mu, sigma, games]}`` of the active members when the current turn's evaluation
+    began (a member missing was added by the turn: the pool's initial rating, no games); a resumed
+    evaluation replays its logged matches from these, so it ends as the uninterrupted one."""
+    retiring: list[list[Any]] | None = None
+    """``[[member id, reason], ...]``: what the current turn's pruning chose, committed before any
+    member is retired, so a resumed turn retires exactly these (pruning again would not)."""
 
     def __post_init__(self) -> None:
         if self.stage not in ("start", "evaluate"):

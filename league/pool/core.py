@@ -49,13 +49,41 @@ from league.pool.members import MatchRecord, Member
 from league.pool.session import Session
 from league.pool.validation import (WeightsCheck, WeightsFit, check_create, check_id, check_new_dir, check_open,
                                     encode_state, match_doc, new_member, role_index)
-from league.pool.view import apply_post
+from league.pool.view import IndexView, apply_post
 from league.pool.weights import load_member_weights, weights_path
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["Member", "MatchRecord", "Pool", "WeightsCheck"]
+
+
+def _read_weights(session: Session, view: IndexView, path: Path, i: int,
+                  fit: Any) -> dict[str, torch.Tensor]:
+    """``Pool.weights`` of member ``i`` (its id already checked): the file checked against its
+    digest and its spec, {} for a weightless member."""
+    row = view.rows.buf[i]
+    stored = int(row["stored"])
+    if stored == store.STORED_FILE:
+        try:
+            tensors = load_member_weights(path, i, row["digest"].decode() or None)
+        except MissingWeightsError:
+            # A reader may be behind the writer, which deleted them since our last look.
+            if session.reader is None:
+                raise
+            session.sync()
+            if view.rows.buf[i]["stored"] != store.STORED_DELETED:
+                raise
+            stored = store.STORED_DELETED
+        else:
+            off, length = int(row["spec_off"]), int(row["spec_len"])
+            fit(view.json(off, length), view.blob(off, length), tensors,
+                stored=f"member {i} ({weights_path(path, i)})")
+            return tensors
+    if stored == store.STORED_DELETED:
+        raise MissingWeightsError(f"weights of member {i} were deleted after it was retired; "
+                                  "only its metadata and rating remain")
+    return {}
 
 
 class Pool:
@@ -176,33 +204,12 @@ class Pool:
         digests.  Members added before digests were recorded load unverified (``unverified``).
         """
         self._s.sync()
-        i = self._check_id(member_id)
-        row = self._view.rows.buf[i]
-        stored = int(row["stored"])
-        if stored == store.STORED_FILE:
-            try:
-                tensors = load_member_weights(self.path, i, row["digest"].decode() or None)
-            except MissingWeightsError:
-                # A reader may be behind the writer, which deleted them since our last look.
-                if self._s.reader is None:
-                    raise
-                self._s.sync()
-                if self._view.rows.buf[i]["stored"] != store.STORED_DELETED:
-                    raise
-                stored = store.STORED_DELETED
-            else:
-                off, length = int(row["spec_off"]), int(row["spec_len"])
-                self._fit(self._view.json(off, length), self._view.blob(off, length), tensors,
-                          stored=f"member {i} ({weights_path(self.path, i)})")
-                return tensors
-        if stored == store.STORED_DELETED:
-            raise MissingWeightsError(f"weights of member {i} were deleted after it was retired; "
-                                      "only its metadata and rating remain")
-        return {}
+        return _read_weights(self._s, self._view, self.path, self._check_id(member_id), self._fit)
 
     def digest(self, member_id: int) -> str | None:
-        """The recorded digest of a member's weights file (``league.pool.weights.DIGEST``, hex);
-        None when it has no file, or was added to a pool of schema 1 (unverified)."""
+        """The recorded digest of a member's weights file (``"xxh3_128:<hex>"``, or a bare BLAKE2b
+        hex when added under schema 2); None when it has no file, or was added to a pool of
+        schema 1 (unverified)."""
         self._s.sync()
         row = self._view.rows.buf[self._check_id(member_id)]
         return (row["digest"].decode() or None) if row["stored"] == store.STORED_FILE else None

@@ -23,7 +23,9 @@ import numpy as np
 
 from league.pool import store
 from league.pool.weights import WEIGHTS_DIR
-from league.pool.writer import Writer, write_error
+from league.pool.failures import write_error
+from league.pool.tables import abandoned_here
+from league.pool.writer import Writer
 
 __all__ = ["BACKUP_FILE", "open_for_writing"]
 
@@ -41,6 +43,8 @@ def open_for_writing(root: Path, writer: Writer) -> None:
             backup.unlink()
         else:                # cannot happen with os.replace, but never lose the data
             os.replace(backup, index)
+    if abandoned_here(index):
+        _fresh_inode(root)
     # Validate with a read-only open first, so a bad or newer pool is not touched at all.
     f = store.open_reader(index)
     try:
@@ -65,6 +69,19 @@ def open_for_writing(root: Path, writer: Writer) -> None:
     if writer.view.applied != writer.view.n_matches:
         writer.apply_pending()
     _clean_weights_dir(root, writer.view.rows.view())
+
+
+def _fresh_inode(root: Path) -> None:
+    """Put a byte copy of ``index.h5`` in its place: the same contents (flagged open, so it is
+    rebuilt below) under a new inode, which HDF5 opens afresh instead of sharing the broken file
+    this process abandoned after a failed write."""
+    index, tmp = root / store.INDEX_FILE, root / _REBUILD_TMP
+    try:
+        shutil.copyfile(index, tmp)
+        os.replace(tmp, index)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(exc, root, "rewrite the index (after a failed write)") from exc
 
 
 def _rebuild(root: Path, snap: store.Snapshot) -> None:

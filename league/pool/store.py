@@ -9,7 +9,8 @@ resizes these datasets and overwrites their elements, which is all SWMR allows):
 
     /            attrs: schema_version, game, roles (JSON list), initial_mu, initial_sigma
     /members     compound table, one row per member (the all index; ``active`` column;
-                 from schema 2 on, ``digest``: the BLAKE2b digest of its weights file)
+                 from schema 2 on, ``digest``: its weights file's digest; schema 2: BLAKE2b-128
+                 hex (S32), schema 3: ``xxh3_128:<hex>`` (S48; old BLAKE2b rows kept as they were))
     /matches     compound table, one row per match (the append-only match log)
     /blobs       uint8 heap of JSON documents (spec, hparams, retire reason, match, run state),
                  addressed by (offset, length) columns; variable-length strings are not
@@ -40,6 +41,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "MEMBER_DTYPE",
     "MEMBER_DTYPE_V1",
+    "MEMBER_DTYPE_V2",
     "member_dtype",
     "read_members",
     "MATCH_DTYPE",
@@ -63,7 +65,7 @@ __all__ = [
 ]
 
 INDEX_FILE = "index.h5"   # the index's name in a pool directory
-SCHEMA_VERSION = 2   # 2: members carry their weights file's digest (1: without; still read)
+SCHEMA_VERSION = 3   # 3: digests name their algorithm; 2: BLAKE2b digests; 1: none (all still read)
 
 # Rows are fixed-size so a row is one element of a chunked dataset.  Integer ids; -1 = none.
 _V1_FIELDS = [
@@ -82,7 +84,8 @@ _V1_FIELDS = [
 MEMBER_DTYPE_V1 = np.dtype(_V1_FIELDS)
 # The digest is hex (no NUL bytes, which numpy's fixed-size bytes would strip); b"": none
 # (weightless, or added under schema 1: unverified).
-MEMBER_DTYPE = np.dtype([*_V1_FIELDS, ("digest", "S32")])
+MEMBER_DTYPE_V2 = np.dtype([*_V1_FIELDS, ("digest", "S32")])
+MEMBER_DTYPE = np.dtype([*_V1_FIELDS, ("digest", "S48")])
 STORED_NONE, STORED_FILE, STORED_DELETED = 0, 1, 2
 
 MATCH_DTYPE = np.dtype([("time_us", "<i8"), ("off", "<i8"), ("len", "<i8")])
@@ -232,17 +235,17 @@ def read_header(f: h5py.File, path: Path) -> Header:
 
 def member_dtype(version: int) -> np.dtype:
     """The members table's row type in an index of schema ``version``."""
-    return MEMBER_DTYPE_V1 if version < 2 else MEMBER_DTYPE
+    return MEMBER_DTYPE_V1 if version < 2 else MEMBER_DTYPE_V2 if version == 2 else MEMBER_DTYPE
 
 
 def read_members(ds: h5py.Dataset, n: int, version: int) -> np.ndarray:
     """The first ``n`` member rows, as ``MEMBER_DTYPE`` whatever the file's schema (the read
-    path of older pools: their rows get an empty digest)."""
+    path of older pools: schema 1 rows get an empty digest, schema 2's keep their BLAKE2b one)."""
     raw = ds[:n]
-    if version >= 2:
+    if version >= 3:
         return raw
     rows = np.zeros(len(raw), MEMBER_DTYPE)
-    for name in MEMBER_DTYPE_V1.names:
+    for name in raw.dtype.names:
         rows[name] = raw[name]
     return rows
 

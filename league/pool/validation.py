@@ -95,6 +95,8 @@ def check_open(root: Path, mode: Any) -> None:
     if mode not in ("r", "a"):
         raise ValueError(f"mode must be 'r' (read) or 'a' (read and write), got {mode!r}")
     if not (root / store.INDEX_FILE).exists() and not (mode == "a" and (root / BACKUP_FILE).exists()):
+        if (root / "pool" / store.INDEX_FILE).exists():   # a league run's output directory
+            raise PoolNotFoundError(f"no pool at {root}: it is a run directory; did you mean {root / 'pool'}?")
         raise PoolNotFoundError(f"no pool at {root} ({store.INDEX_FILE} missing); create one with Pool.create")
 
 

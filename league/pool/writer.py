@@ -18,7 +18,7 @@ completely before it reaches here, so that a bad call writes nothing.
 
 A write that fails (``ENOSPC``: the disk is full; ``EIO``; ...) raises ``PoolWriteError``.  Each
 operation first checks that the file system has room for what it writes plus a margin
-(``_FREE_MARGIN``): on a nearly full disk it refuses before writing anything, and the pool stays
+(``league.pool.failures``): on a nearly full disk it refuses before writing anything, and the pool stays
 usable once space is freed.  A failure past that point happened before the operation's commit
 record was written, so the pool on disk is as it was before the operation; the writer then
 rolls its in-memory view back to that commit, removes the weights files it had just written,
@@ -28,32 +28,26 @@ the pool must be opened again, which recovers it like a dead writer's.
 
 from __future__ import annotations
 
-import errno as errno_codes
 import os
-import re
 from collections.abc import Iterable, Mapping
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
-from league.errors import PoolWriteError
 from league.pool import store
+from league.pool.failures import WriteGuard, ensure_room, write_error
+from league.pool.tables import TableFile
 from league.pool.view import IndexView, apply_post, now_us
 from league.pool.weights import WEIGHTS_DIR, save_weights, weights_path
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["NewMember", "Writer", "TableFile"]
+__all__ = ["NewMember", "Writer"]
 
 _DEDUPE_MAX = 4096  # blobs up to this size are deduplicated (specs and hparams repeat)
-# Room an operation needs beyond its own bytes: HDF5 grows tables by whole chunks (~1 MB at most
-# with the chunk sizes in ``store``) and rewrites metadata at each flush.
-_FREE_MARGIN = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -81,7 +75,7 @@ class Writer:
         self.dirty: set[int] = set()       # member rows changed in memory, not yet in the file
         self.next_version: list[int] = []  # per role
         self.broken: str | None = None     # why an earlier write failed halfway
-        self.active_guard: _WriteGuard | None = None
+        self.active_guard: WriteGuard | None = None
         self.gen_written = 0               # the newest commit generation written to the file
 
     # ---------------------------------------------------------------- opening and closing
@@ -139,24 +133,15 @@ class Writer:
             self.file.close(failed=self.broken is not None)
             self.file = None
 
-    def guard(self, what: str = "write", *, committed: str | None = None) -> _WriteGuard:
+    def guard(self, what: str = "write", *, committed: str | None = None) -> WriteGuard:
         """Wrap each change: a failure halfway rolls the view back to the last commit, marks the
         writer broken and raises ``PoolWriteError`` for an ``OSError`` (``committed``: what the
         error says was committed already)."""
-        return _WriteGuard(self, what, committed)
+        return WriteGuard(self, what, committed)
 
     def ensure_room(self, nbytes: int, what: str) -> None:
         """Refuse, before writing anything, an operation the file system has no room for."""
-        try:
-            st = os.statvfs(self.path)
-        except OSError:   # cannot tell: let the writes themselves find out
-            return
-        free = st.f_bavail * st.f_frsize
-        if free < nbytes + _FREE_MARGIN:
-            raise PoolWriteError(
-                f"no room to {what} in pool {self.path}: {free / 2**20:.1f} MiB free, it needs about "
-                f"{(nbytes + _FREE_MARGIN) / 2**20:.1f} MiB; nothing was written — free disk space and "
-                "try again", errno_codes.ENOSPC)
+        ensure_room(self.path, nbytes, what)
 
     # ---------------------------------------------------------------- operations
 
@@ -333,176 +318,3 @@ class Writer:
         if self.file is None:  # the pool only writes through an open writer
             raise RuntimeError("the pool's writer is not open")
         return self.file
-
-
-class TableFile:
-    """The index opened read-write: spans of its 1-D tables, which grow by whole chunks, and the
-    commit record.  SWMR is on from the first moment (see ``store.open_writer``)."""
-
-    def __init__(self, index: Path, *, fsync: bool) -> None:
-        self.fsync = fsync
-        self.f = store.open_writer(index)
-        try:
-            self.ds = store.datasets(self.f, index)
-        except BaseException:
-            self.close()
-            raise
-        self.caps: dict[str, int] = {}     # allocated rows of each table in the file
-        self.ftypes: dict[str, Any] = {}   # HDF5 type of each table
-
-    def write_span(self, name: str, start: int, data: np.ndarray) -> None:
-        """Write ``data`` at ``start`` of a 1-D table, growing it by whole chunks.
-
-        Low-level h5py calls: the high-level ``ds[a:b] = x`` costs ~0.2 ms of Python per call.
-        """
-        ds = self.ds[name]
-        end = start + len(data)
-        cap = self.caps.get(name)
-        if cap is None:
-            cap = self.caps[name] = ds.shape[0]
-        if end > cap:
-            chunk = ds.chunks[0]
-            cap = -(-max(end, cap + cap // 4) // chunk) * chunk
-            ds.resize((cap,))
-            self.caps[name] = cap
-        fspace = ds.id.get_space()
-        fspace.select_hyperslab((start,), (len(data),))
-        ftype = self.ftypes.get(name)
-        if ftype is None:
-            # Naming the file's own type as the memory type skips building a new compound
-            # type and conversion path per call (150 -> 45 us a row).
-            ftype = self.ftypes[name] = ds.id.get_type()
-        ds.id.write(h5py.h5s.create_simple((len(data),)), fspace, np.ascontiguousarray(data), mtype=ftype)
-
-    def write_commit(self, c: store.Commit) -> None:
-        """Write commit record ``c`` into its slot (alternating by generation)."""
-        ds = self.ds["counts"]
-        fspace = ds.id.get_space()
-        fspace.select_hyperslab((c.gen % 2, 0), (1, 8))
-        ds.id.write(h5py.h5s.create_simple((1, 8)), fspace, c.encode().reshape(1, 8))
-
-    def flush(self) -> None:
-        self.f.flush()
-        if self.fsync:
-            os.fsync(self.f.id.get_vfd_handle())
-
-    def close(self, *, failed: bool = False) -> None:
-        """Close the file; ``failed``: an earlier write failed, so abandon it open instead.
-
-        HDF5 (2.0) crashes the process when it closes a file whose flush failed (it tries the
-        failed metadata writes again).  Such a file is left open, never touched again, until the
-        process exits; on disk it is flagged "open for write" like a dead writer's, and the next
-        writer rebuilds it from its last commit (``league.pool.recovery``).
-        """
-        if failed:
-            _ABANDONED.append(self)   # its datasets too: releasing any id makes HDF5 retry
-            return
-        try:
-            self.f.close()
-        except Exception:  # closing after a failed write must not hide the first error
-            pass
-
-
-_H5_ERRNO = re.compile(r"errno = (\d+)")
-
-
-def write_error(exc: OSError | RuntimeError, path: Path, what: str, *,
-                committed: str | None = None) -> PoolWriteError:
-    """A failed write as a one-line ``PoolWriteError`` that keeps its errno (``committed``: what
-    of the operation had been committed before it failed; default: nothing)."""
-    if isinstance(exc, PoolWriteError):
-        return exc
-    code = getattr(exc, "errno", None)
-    if code is None:   # h5py reports the failed write's errno inside its message
-        m = _H5_ERRNO.search(str(exc))
-        code = int(m.group(1)) if m else None
-    reason = os.strerror(code) if code else " ".join(str(exc).split())[:200]
-    hint = {errno_codes.ENOSPC: "free disk space", errno_codes.EDQUOT: "free disk space (quota)",
-            errno_codes.EIO: "check the disk (I/O error)", errno_codes.EROFS: "remount it read-write",
-            errno_codes.EACCES: "fix the permissions"}.get(code or 0, "fix the cause")
-    done = committed or "nothing of it was committed (the pool is as it was before)"
-    return PoolWriteError(f"could not {what} in pool {path}: {reason}; {done} — {hint}, then open the "
-                          "pool again to continue", code)
-
-
-_ABANDONED: list[TableFile] = []   # files whose writes failed: see ``TableFile.close``
-
-
-class _WriteGuard:
-    """One operation of the writer: remembers the view as of the last commit; when a write
-    fails, restores it, removes new weights files, marks the writer broken and raises
-    ``PoolWriteError`` (for an ``OSError``; other errors propagate as they are)."""
-
-    def __init__(self, writer: Writer, what: str, committed: str | None) -> None:
-        self.writer = writer
-        self.what = what
-        self.committed = committed
-        self.outer = True
-        self.new_files: list[Path] = []
-        self.new_blobs: list[bytes] = []
-        self.old_rows: dict[int, np.ndarray] = {}
-
-    def __enter__(self) -> _WriteGuard:
-        w = self.writer
-        if w.active_guard is not None:   # nested: the outer one restores
-            self.outer = False
-            return w.active_guard
-        v = w.view
-        self.n_rows, self.n_match_rows, self.n_blobs = v.rows.n, v.match_rows.n, len(v.blobs)
-        self.saved = (v.commit, v.n_matches, v.applied, v.state_ptr, set(w.dirty), list(w.next_version))
-        w.active_guard = self
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if not self.outer:
-            return
-        w = self.writer
-        w.active_guard = None
-        if exc is None:
-            return
-        w.broken = f"{exc_type.__name__}: {' '.join(str(exc).split())[:200]}"
-        self._restore()
-        # h5py raises a failed flush as RuntimeError, naming the write's errno in its message.
-        if isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and _H5_ERRNO.search(str(exc))):
-            raise write_error(exc, w.path, self.what, committed=self.committed) from exc
-
-    def _restore(self) -> None:
-        w, v = self.writer, self.writer.view
-        for path in self.new_files:
-            try:
-                path.unlink(missing_ok=True)
-            except OSError:   # the next writer's recovery removes it
-                pass
-        for i, row in self.old_rows.items():
-            v.rows.buf[i] = row
-        v.forget(range(self.n_rows, v.rows.n))
-        v.rows.n, v.match_rows.n = self.n_rows, self.n_match_rows
-        del v.members_cache[self.n_rows:]
-        del v.match_cache[self.n_match_rows:]
-        del v.blobs[self.n_blobs:]
-        for off in [o for o in v.heap.cache if o >= self.n_blobs]:
-            del v.heap.cache[off]
-        for data in self.new_blobs:
-            w.dedupe.pop(data, None)
-        v.commit, v.n_matches, v.applied, v.state_ptr, w.dirty, w.next_version = self.saved
-        self._repair_file()
-
-    def _repair_file(self) -> None:
-        """Undo in the file what readers (and the next writer) could see of the failed operation:
-        rows rewritten in place get their old values back, and when a commit record of it was
-        written, a newer one with the old counts supersedes it (a new generation, so that readers
-        which saw the failed one reload).  Best effort: the disk may refuse these writes too."""
-        w, v = self.writer, self.writer.view
-        if w.file is None:
-            return
-        try:
-            for i, row in sorted(self.old_rows.items()):
-                w.file.write_span("members", i, row.reshape(1))
-            if w.gen_written > v.commit.gen:
-                c = dataclasses.replace(v.commit, gen=w.gen_written + 1)
-                w.gen_written = c.gen
-                w.file.write_commit(c)
-                v.commit = c
-            w.file.flush()
-        except Exception:  # noqa: BLE001 - the first error is the one reported
-            pass

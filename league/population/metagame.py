@@ -29,7 +29,7 @@ from league.population.empirical_game import payoff_table
 from league.population.metasolvers import METASOLVERS, MetaSolverConfig, metasolver_names, solve
 
 __all__ = ["PopulationConfig", "Tally", "measure_seatings", "merge_tallies", "population_policy",
-           "seatings_to_measure", "support_seatings"]
+           "seatings_to_measure", "support_seatings", "update_population"]
 
 Tally = dict[str, list[float]]
 """Key ``"id,id,.."`` (one member id per role, in role order) -> ``[episodes, return of role 0, ..]``."""
@@ -149,3 +149,29 @@ def population_policy(members: Mapping[str, Sequence[Any]], tally: Mapping[str, 
         table = payoff_table(samples, roles, sizes)
         weights = solve([table.payoffs[r] for r in roles], config=MetaSolverConfig(solver=config.solver))
     return {r: {str(m.id): float(w) for m, w in zip(members[r], weights[j])} for j, r in enumerate(roles)}
+
+
+def update_population(game: Game, members: Mapping[str, Sequence[Any]], tally: Mapping[str, Sequence[float]],
+                      load: Callable[[MemberId], Policy], config: PopulationConfig, *,
+                      seed: Callable[..., int]) -> tuple[dict[str, dict[str, float]], Tally, int]:
+    """One update of the population policy after a turn: measure up to ``max_seatings`` new
+    seatings of the active ``members``, solve, top up the support's seatings to
+    ``support_episodes`` and solve again.  Returns the policy, the new tally and how many new
+    seatings were measured.  ``seed(6)`` seeds the new seatings' deals and ``seed(7, k, done)``
+    the k-th top-up (which had ``done`` episodes), so a resumed update plays the same deals."""
+    roles = list(members)
+    tally = {k: list(v) for k, v in tally.items()}
+    todo = seatings_to_measure(members, tally, config.max_seatings)
+    if todo:
+        tally.update(measure_seatings(game, roles, todo, load, episodes=config.episodes, seed=seed(6)))
+    population = population_policy(members, tally, config)
+    if config.support_episodes > 0:
+        top_up = support_seatings(members, population, tally, config)
+        for k, ids in enumerate(top_up):
+            done = int(tally[_key(ids)][0])
+            more = measure_seatings(game, roles, [ids], load, episodes=config.support_episodes - done,
+                                    seed=seed(7, k, done))
+            tally = merge_tallies(tally, more)
+        if top_up:
+            population = population_policy(members, tally, config)
+    return population, tally, len(todo)

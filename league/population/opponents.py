@@ -38,7 +38,8 @@ class MemberLoader:
             raise UnknownMemberError(f"{member_id!r} is not a pool member id (an integer)")
         member = self.pool.member(int(member_id))
         weights = None if is_weightless(member.spec) else self.pool.weights(member.id)
-        return build_policy(member.spec, weights)
+        # Named, so a member seated in another game's seat says which one it is.
+        return build_policy(member.spec, weights, name=f"member {member.id}")
 
 
 class PoolOpponents:
@@ -47,7 +48,7 @@ class PoolOpponents:
     ``weigh`` gives the sampling distribution over one role's candidates; it is
     computed once per role when the source is built, so a redraw costs one generator
     call per seat.  A weigher that learns from the turn's games (one with ``record(member_id,
-    score)``, e.g. ``sampling.OnlineWinRates``) is fed every finished training episode through
+    score)``, e.g. ``online.OnlineWinRates``) is fed every finished training episode through
     ``observe`` and the distributions are recomputed every ``refresh`` episodes.
     """
 

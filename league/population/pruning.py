@@ -47,6 +47,7 @@ __all__ = [
     "protected",
     "select",
     "prune",
+    "apply",
 ]
 
 
@@ -230,8 +231,14 @@ def prune(pool: PoolLike, rules: Sequence[str | Rule] | str | Rule, *, min_games
     their weights files go too (metadata and match history stay).
     """
     retired = select(pool.active(), rules, config, min_games=min_games)
-    for member_id, reason in retired:
-        pool.retire(member_id, reason)
-        if delete_weights:
-            pool.delete_weights(member_id)
+    apply(pool, retired, delete_weights=delete_weights)
     return retired
+
+
+def apply(pool: PoolLike, retired: Sequence[tuple[int, str]], *, delete_weights: bool = False) -> None:
+    """Retire the (member id, reason) pairs ``select`` chose.  Idempotent: a member retired (or
+    whose weights were deleted) already is left as it is, so a pass cut short can be redone."""
+    for member_id, reason in retired:
+        pool.retire(int(member_id), str(reason))
+        if delete_weights:
+            pool.delete_weights(int(member_id))

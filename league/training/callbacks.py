@@ -25,6 +25,7 @@ import torch
 from league.checks import INVALID, check_range
 from league.errors import ConfigError
 from league.models import ActorCritic, masked_logits
+from league.training.distributions import distribution
 from league.training.ppo import VecEnv, learner_result, sample_actions
 
 __all__ = [
@@ -158,6 +159,10 @@ class EvalCallback:
         def act(obs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
             logits = net.actor(torch.as_tensor(obs, dtype=torch.float32).to(device)).cpu()
             m = None if mask is None else torch.as_tensor(mask, dtype=torch.bool)
+            if getattr(net, "action", None) is not None:  # multi-discrete or Box heads
+                log_std = getattr(net, "log_std", None)
+                dist = distribution(net.action, logits, m, None if log_std is None else log_std.detach().cpu())
+                return dist.env_action(dist.mode() if greedy else dist.sample(gen)).numpy()
             if greedy:
                 return masked_logits(logits, m).argmax(-1).numpy()
             return sample_actions(logits, m, gen)[0].numpy()
@@ -245,7 +250,8 @@ class CSVLogger:
     The columns are fixed by the first row plus the evaluation columns, so a row
     written before the first evaluation leaves those cells empty; metrics that
     appear later (e.g. episode stats once an episode ends) get empty cells until then.
-    ``columns`` are constant cells put first in every row (e.g. the league's turn and role).
+    ``columns`` are constant cells put first in every row (e.g. the league's turn and role), and
+    ``derived(event)`` cells computed per update after them (e.g. the run's global step).
     With ``append`` an existing non-empty file keeps its header and gets the new rows
     (a league's turns, and a resumed run, share one file); otherwise the file is rewritten.
     """
@@ -254,15 +260,17 @@ class CSVLogger:
                      "eval_mean_return", "eval_score"]
     _LATE_METRICS = ["episode_return", "episode_length", "train_win_rate", "train_draw_rate", "train_loss_rate"]
 
-    def __init__(self, path: str | Path, *, columns: Mapping[str, Any] | None = None, append: bool = False):
+    def __init__(self, path: str | Path, *, columns: Mapping[str, Any] | None = None, append: bool = False,
+                 derived: Callable[[TrainEvent], Mapping[str, Any]] | None = None):
         self.path = Path(path)
         self.columns = dict(columns or {})
+        self.derived = derived
         self.append = append
         self._file: IO[str] | None = None
         self._writer: csv.DictWriter[str] | None = None
 
     def __call__(self, event: TrainEvent) -> None:
-        row = {**self.columns, **event_row(event)}
+        row = {**self.columns, **(self.derived(event) if self.derived is not None else {}), **event_row(event)}
         if self._file is None or self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             header = self._header() if self.append else []
@@ -287,20 +295,27 @@ class CSVLogger:
 
 
 class TensorBoardLogger:
-    """Writes every metric and evaluation field as a TensorBoard scalar at the learner step."""
+    """Writes every metric and evaluation field as a TensorBoard scalar at the learner step.
 
-    def __init__(self, log_dir: str | Path):
+    ``prefix`` goes before every tag (e.g. a league's role, ``"player_1/"``); the step is
+    ``step_offset`` plus the event's (a league's global step); ``purge_step`` hides events an
+    earlier, interrupted writer logged at or after that step (``SummaryWriter``'s own option).
+    """
+
+    def __init__(self, log_dir: str | Path, *, prefix: str = "", step_offset: int = 0,
+                 purge_step: int | None = None):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:  # tensorboard is an optional extra
             raise ImportError("TensorBoardLogger needs the 'tensorboard' package: "
-                              "pip install 'league[tensorboard]'") from exc
-        self.writer = SummaryWriter(str(log_dir))
+                              "pip install -e '.[tensorboard]'") from exc
+        self.writer = SummaryWriter(str(log_dir), purge_step=purge_step)
+        self.prefix, self.step_offset = prefix, int(step_offset)
 
     def __call__(self, event: TrainEvent) -> None:
         for key, value in event_row(event).items():
             if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
-                self.writer.add_scalar(key, value, event.step)
+                self.writer.add_scalar(self.prefix + key, value, self.step_offset + event.step)
 
     def close(self) -> None:
         self.writer.close()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from league.checks import INVALID, bad_value
-from league.models import _ACTIVATIONS, mlp_spec
+from league.models import _ACTIVATIONS, network_spec
 from league.training.ppo import PPOConfig
 
 __all__ = ["HParamRanges", "sample_hparams", "role_rng", "config_from_hparams", "spec_from_hparams"]
@@ -127,6 +127,7 @@ def config_from_hparams(hparams: dict[str, Any], base: PPOConfig | None = None) 
     return (base or PPOConfig()).replace(**changes)
 
 
-def spec_from_hparams(hparams: dict[str, Any], obs_dim: int, n_actions: int) -> dict[str, Any]:
-    """The network spec those hyperparameters describe (what the trainer will build)."""
-    return mlp_spec(obs_dim, n_actions, hparams["hidden"], hparams.get("activation", "tanh"))
+def spec_from_hparams(hparams: dict[str, Any], obs_dim: int, n_actions: int, **space: Any) -> dict[str, Any]:
+    """The network spec those hyperparameters describe (what the trainer will build); ``space``:
+    ``models.network_spec``'s ``obs_shape``, ``action`` and ``obs_high``."""
+    return network_spec(obs_dim, n_actions, hparams["hidden"], hparams.get("activation", "tanh"), **space)

@@ -4,9 +4,12 @@ The learner collects ``n_steps`` steps from each of ``n_envs`` copies of a
 ``SelfPlayVecEnv`` (see ``docs/interfaces.md``), computes advantages with GAE and
 runs ``epochs`` passes of clipped-objective minibatch SGD.  ``PPO.iteration`` is
 the whole algorithm, top to bottom, in the order it happens (CleanRL style); the
-pieces with a meaning of their own -- :class:`Rollout` storage,
-:func:`compute_gae`, :func:`sample_actions` -- are small functions that tests
-call directly.
+pieces with a meaning of their own -- :class:`Rollout` storage and
+:func:`compute_gae` (``rollout``), the action distributions and
+:func:`sample_actions` (``distributions``) -- are small functions that tests
+call directly.  The actions may be discrete, multi-discrete or a Box (a
+tanh-squashed Gaussian; see ``league.training.distributions``), whatever the
+env's ``action_spec`` says.
 
 Episode boundaries.  The vector env resets a finished copy in the same step, so
 the observation returned after a final step already belongs to the *next*
@@ -23,19 +26,20 @@ this library ships end only by termination, so this costs nothing there.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from league.checks import INVALID, bad_value, check_range
 from league.errors import ConfigError
-from league.models import ActorCritic, _ACTIVATIONS, build_network, load_network, masked_logits, mlp_spec
+from league.models import Network, build_network, load_network, network_spec
+from league.training.distributions import raw_action_dtype, raw_action_shape, sample_actions
+from league.training.ppo_config import PPOConfig
+from league.training.rollout import Rollout, compute_gae, explained_variance, new_rollout
 
 __all__ = [
     "PPOConfig",
@@ -52,108 +56,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class PPOConfig:
-    """Hyperparameters of the PPO learner (the defaults are tuned for tictactoe / connect_four)."""
-
-    lr: float = 1e-3
-    """Adam learning rate at the start of training."""
-    anneal_lr: bool = True
-    """Anneal the learning rate linearly to 0 over ``StopRules.max_steps`` (constant if that is unset)."""
-    n_envs: int = 16
-    """Number of self-play env copies stepped together."""
-    n_steps: int = 128
-    """Steps collected from each copy per update (rollout length)."""
-    epochs: int = 4
-    """Passes over each rollout."""
-    minibatches: int = 4
-    """Minibatches per epoch; ``n_envs * n_steps`` must be divisible by it."""
-    gamma: float = 0.99
-    """Discount factor."""
-    gae_lambda: float = 0.95
-    """GAE lambda (0: one-step TD advantages, 1: Monte Carlo)."""
-    clip_coef: float = 0.2
-    """PPO ratio clip range epsilon."""
-    clip_vloss: bool = True
-    """Clip the value update to ``clip_coef`` around the rollout values, as in the PPO paper's code."""
-    norm_adv: bool = True
-    """Normalise advantages within each minibatch."""
-    ent_coef: float = 0.01
-    """Entropy bonus coefficient."""
-    vf_coef: float = 0.5
-    """Value loss coefficient."""
-    max_grad_norm: float = 0.5
-    """Global gradient norm clip."""
-    target_kl: float | None = None
-    """Stop the epochs of an update early once the approximate KL exceeds this (None: never)."""
-    hidden: tuple[int, ...] = (128, 128)
-    """Hidden layer widths of the actor and of the critic MLP."""
-    activation: str = "tanh"
-    """Hidden activation: one of 'tanh', 'relu', 'elu'."""
-    device: str = "cpu"
-    """Torch device: 'cpu', 'cuda', 'cuda:N' or 'auto' (CUDA when available, else CPU)."""
-    seed: int = 0
-    """Seeds the network init, action sampling, minibatch order and the env."""
-    torch_threads: int | None = 1
-    """Torch CPU threads while training (restored afterwards); None leaves torch's setting alone."""
-
-    def __post_init__(self) -> None:
-        # Accept lists (from TOML / JSON) but store a tuple so the config stays hashable.
-        if isinstance(self.hidden, list):
-            object.__setattr__(self, "hidden", tuple(self.hidden))
-        check_range("PPOConfig.lr", self.lr, low=0.0, low_open=True, accepted="a positive finite float", form=INVALID)
-        for name in ("n_envs", "n_steps", "epochs", "minibatches"):
-            check_range(f"PPOConfig.{name}", getattr(self, name), low=1, integer=True,
-                        accepted="a positive integer", form=INVALID)
-        for name in ("gamma", "gae_lambda"):
-            check_range(f"PPOConfig.{name}", getattr(self, name), low=0.0, high=1.0,
-                        accepted="a float in [0, 1]", form=INVALID)
-        # An infinite clip range or gradient norm means no clipping, so those stay allowed.
-        check_range("PPOConfig.clip_coef", self.clip_coef, low=0.0, low_open=True, finite=False,
-                    accepted="a positive float", form=INVALID)
-        for name in ("ent_coef", "vf_coef"):
-            check_range(f"PPOConfig.{name}", getattr(self, name), low=0.0,
-                        accepted="a non-negative finite float", form=INVALID)
-        check_range("PPOConfig.max_grad_norm", self.max_grad_norm, low=0.0, low_open=True, finite=False,
-                    accepted="a positive float", form=INVALID)
-        check_range("PPOConfig.target_kl", self.target_kl, low=0.0, low_open=True, finite=False, optional=True,
-                    accepted="None or a positive float", form=INVALID)
-        if not (isinstance(self.hidden, tuple) and len(self.hidden) >= 1
-                and all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden)):
-            raise bad_value("PPOConfig.hidden", self.hidden, "a non-empty list of positive integers", form=INVALID)
-        if self.activation not in _ACTIVATIONS:
-            raise bad_value("PPOConfig.activation", self.activation, f"one of {sorted(_ACTIVATIONS)}", form=INVALID)
-        if not (isinstance(self.device, str)
-                and (self.device in ("cpu", "auto") or self.device.split(":")[0] == "cuda")):
-            raise bad_value("PPOConfig.device", self.device, "'cpu', 'cuda', 'cuda:N' or 'auto'", form=INVALID)
-        check_range("PPOConfig.seed", self.seed, integer=True, accepted="an integer", form=INVALID)
-        check_range("PPOConfig.torch_threads", self.torch_threads, low=1, integer=True, optional=True,
-                    accepted="None or a positive integer", form=INVALID)
-        if self.batch_size % self.minibatches != 0:
-            raise bad_value("PPOConfig.minibatches", self.minibatches,
-                            f"a divisor of n_envs * n_steps = {self.batch_size}", form=INVALID)
-
-    @property
-    def batch_size(self) -> int:
-        """Learner steps per update: ``n_envs * n_steps``."""
-        return self.n_envs * self.n_steps
-
-    @property
-    def minibatch_size(self) -> int:
-        """Samples per gradient step."""
-        return self.batch_size // self.minibatches
-
-    def replace(self, **changes: Any) -> PPOConfig:
-        """A copy with some fields changed (validated again); unknown names raise ``ConfigError``."""
-        names = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - names)
-        if unknown:
-            raise ConfigError(f"unknown PPOConfig field(s) {unknown}; valid fields: {sorted(names)}")
-        return dataclasses.replace(self, **changes)
-
-
 class VecEnv(Protocol):
-    """The part of ``envs.SelfPlayVecEnv`` the learner uses (see ``docs/interfaces.md``)."""
+    """The part of ``envs.SelfPlayVecEnv`` the learner uses (see ``docs/interfaces.md``).
+
+    Optional: ``action_spec`` (``envs.spaces``; discrete when absent), ``obs_shape`` (the raw
+    observation shape: images get a CNN) and ``observation_space`` (its bound scales images).
+    """
 
     num_envs: int
     obs_dim: int
@@ -162,82 +70,6 @@ class VecEnv(Protocol):
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict[str, Any]]: ...
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]: ...
-
-
-# --------------------------------------------------------------------------------------------
-# Rollout storage and GAE
-# --------------------------------------------------------------------------------------------
-
-class Rollout(NamedTuple):
-    """Preallocated storage for one rollout, ``[n_steps, n_envs, ...]``, on the CPU.
-
-    ``dones[t]`` is 1 where the transition at step ``t`` ended its episode (the
-    observation after it belongs to a new episode).
-    """
-
-    obs: torch.Tensor        # float32 [T, n, obs_dim]
-    masks: torch.Tensor      # bool    [T, n, n_actions]
-    actions: torch.Tensor    # int64   [T, n]
-    logprobs: torch.Tensor   # float32 [T, n]
-    values: torch.Tensor     # float32 [T, n]
-    rewards: torch.Tensor    # float32 [T, n]
-    dones: torch.Tensor      # float32 [T, n]
-
-
-def new_rollout(n_steps: int, n_envs: int, obs_dim: int, n_actions: int) -> Rollout:
-    """Empty rollout storage; reused across updates so the loop allocates nothing."""
-    t, n = n_steps, n_envs
-    return Rollout(
-        obs=torch.zeros((t, n, obs_dim), dtype=torch.float32),
-        masks=torch.ones((t, n, n_actions), dtype=torch.bool),
-        actions=torch.zeros((t, n), dtype=torch.int64),
-        logprobs=torch.zeros((t, n), dtype=torch.float32),
-        values=torch.zeros((t, n), dtype=torch.float32),
-        rewards=torch.zeros((t, n), dtype=torch.float32),
-        dones=torch.zeros((t, n), dtype=torch.float32),
-    )
-
-
-def compute_gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_values: torch.Tensor,
-                gamma: float, gae_lambda: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generalised advantage estimates and value targets for a ``[T, n]`` rollout.
-
-    ``values[t]`` is V(s_t); ``last_values`` is V(s_T) for the observation after the
-    last step; ``dones[t]`` = 1 cuts both the one-step bootstrap and the lambda
-    recursion at the end of step t, so no value crosses an episode boundary.
-    Returns ``(advantages, returns)`` with ``returns = advantages + values``.
-    """
-    steps = rewards.shape[0]
-    advantages = torch.zeros_like(rewards)
-    next_adv = torch.zeros_like(last_values)
-    next_values = last_values
-    for t in reversed(range(steps)):
-        alive = 1.0 - dones[t]
-        delta = rewards[t] + gamma * next_values * alive - values[t]
-        next_adv = delta + gamma * gae_lambda * alive * next_adv
-        advantages[t] = next_adv
-        next_values = values[t]
-    return advantages, advantages + values
-
-
-def sample_actions(logits: torch.Tensor, mask: torch.Tensor | None,
-                   generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sample one action per row from the masked softmax; returns ``(actions, log_probs)``.
-
-    Gumbel-max: argmax(logits + Gumbel noise) is a sample from softmax(logits).  It
-    needs one ``rand`` call driven by ``generator`` (so rollouts are repeatable) and
-    can never pick a masked action: masked logits sit at -1e9, far beyond any noise.
-    """
-    logp = torch.log_softmax(masked_logits(logits, mask), dim=-1)
-    u = torch.rand(logp.shape, generator=generator, device=logp.device)
-    actions = torch.argmax(logp - torch.log(-torch.log(u)), dim=-1)
-    return actions, logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-
-
-def explained_variance(pred: torch.Tensor, target: torch.Tensor) -> float:
-    """1 - Var(target - pred) / Var(target): 1 is a perfect critic, 0 no better than a constant."""
-    var = float(target.var())
-    return float("nan") if var == 0 else 1.0 - float((target - pred).var()) / var
 
 
 def resolve_device(name: str) -> torch.device:
@@ -250,10 +82,15 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_network(obs_dim: int, n_actions: int, config: PPOConfig,
-                 init_weights: Mapping[str, Any] | None = None) -> ActorCritic:
+                 init_weights: Mapping[str, Any] | None = None, *, obs_shape: tuple[int, ...] | None = None,
+                 action: Mapping[str, Any] | None = None, obs_high: float = 1.0) -> Network:
     """The learner's network: ``init_weights`` loaded into the config's spec, else a fresh one
-    initialised from ``config.seed`` (without touching torch's global random state)."""
-    spec = mlp_spec(obs_dim, n_actions, config.hidden, config.activation)
+    initialised from ``config.seed`` (without touching torch's global random state).
+
+    The spec is ``models.network_spec``'s: a CNN for image ``obs_shape``s, else the MLP, with
+    the heads of ``action`` (an ``envs.spaces`` action spec; ``None``: discrete)."""
+    spec = network_spec(obs_dim, n_actions, config.hidden, config.activation, obs_shape=obs_shape,
+                        action=action, obs_high=obs_high)
     if init_weights is not None:
         net = load_network(spec, init_weights)  # WeightsShapeError names the parameter that misfits
         net.train()
@@ -328,7 +165,13 @@ class PPO:
             raise ConfigError(f"PPOConfig.n_envs = {config.n_envs} but the env has {env.num_envs} copies")
         self.env, self.config = env, config
         self.device = resolve_device(config.device)
-        self.net = make_network(env.obs_dim, env.n_actions, config, init_weights).to(self.device)
+        action = getattr(env, "action_spec", None)
+        self.action = None if action is None or action["type"] == "discrete" else dict(action)
+        space = getattr(env, "observation_space", None)
+        high = float(np.max(space.high)) if space is not None and np.isfinite(np.max(space.high)) else 1.0
+        self.net = make_network(env.obs_dim, env.n_actions, config, init_weights,
+                                obs_shape=getattr(env, "obs_shape", None), action=self.action,
+                                obs_high=high).to(self.device)
         self.spec = dict(self.net.spec)
         self.optimizer = _adam(self.net, config.lr)
         # One generator per use, all from the seed: the env's own randomness then cannot shift ours.
@@ -338,7 +181,8 @@ class PPO:
         # Told every finished episode's outcome: e.g. an opponent source whose weights follow
         # the learner's current results.
         self.on_outcome = on_outcome
-        self.rollout = new_rollout(config.n_steps, config.n_envs, env.obs_dim, env.n_actions)
+        self.rollout = new_rollout(config.n_steps, config.n_envs, env.obs_dim, env.n_actions,
+                                   raw_action_shape(self.action), raw_action_dtype(self.action))
         self.steps = 0
         self.updates = 0
         obs, infos = env.reset(seed=config.seed)
@@ -377,10 +221,11 @@ class PPO:
             for t in range(cfg.n_steps):
                 buf.obs[t] = self.obs
                 buf.masks[t] = self.mask
-                logits, value = net(self.obs.to(dev))
-                action, logp = sample_actions(logits, self.mask.to(dev), self.gen)
-                buf.actions[t], buf.logprobs[t], buf.values[t] = action, logp, value
-                obs, reward, terminated, truncated, infos = self.env.step(action.cpu().numpy())
+                head, value = net(self.obs.to(dev))
+                dist = net.dist(head, self.mask.to(dev))
+                action = dist.sample(self.gen)  # raw: a Box's pre-squash sample, see distributions
+                buf.actions[t], buf.logprobs[t], buf.values[t] = action, dist.log_prob(action), value
+                obs, reward, terminated, truncated, infos = self.env.step(dist.env_action(action).cpu().numpy())
                 buf.rewards[t] = torch.as_tensor(np.asarray(reward, dtype=np.float32))
                 truncated = np.asarray(truncated, dtype=bool) & ~np.asarray(terminated, dtype=bool)
                 if truncated.any() and "final_obs" in infos:
@@ -406,7 +251,7 @@ class PPO:
         # -- flatten the batch and move it to the device once -----------------------------------
         b_obs = buf.obs.reshape(cfg.batch_size, -1).to(dev)
         b_masks = buf.masks.reshape(cfg.batch_size, -1).to(dev)
-        b_actions = buf.actions.reshape(-1).to(dev)
+        b_actions = buf.actions.reshape(cfg.batch_size, *buf.actions.shape[2:]).to(dev)
         b_logprobs = buf.logprobs.reshape(-1).to(dev)
         b_values = buf.values.reshape(-1).to(dev)
         b_adv = advantages.reshape(-1).to(dev)
@@ -420,11 +265,10 @@ class PPO:
             order = torch.randperm(cfg.batch_size, generator=self.cpu_gen).to(dev)
             for start in range(0, cfg.batch_size, cfg.minibatch_size):
                 mb = order[start:start + cfg.minibatch_size]
-                logits, new_values = net(b_obs[mb])
-                logp_all = torch.log_softmax(masked_logits(logits, b_masks[mb]), dim=-1)
-                new_logp = logp_all.gather(-1, b_actions[mb].unsqueeze(-1)).squeeze(-1)
-                # Masked actions have probability exactly 0, so they add nothing to the entropy.
-                entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
+                head, new_values = net(b_obs[mb])
+                dist = net.dist(head, b_masks[mb])
+                new_logp = dist.log_prob(b_actions[mb])
+                entropy = dist.entropy().mean()
                 log_ratio = new_logp - b_logprobs[mb]
                 ratio = log_ratio.exp()
                 with torch.no_grad():

@@ -1,6 +1,8 @@
-"""A tqdm progress bar for training: learner steps, steps per second, latest evaluation.
+"""tqdm progress bars: training (learner steps, steps per second, latest evaluation) and any
+counted stage (``CountProgress``: evaluation matches, members measured for the report).
 
-Quiet unless stderr is a terminal (logs of batch jobs and CI stay clean), or when asked.
+Quiet unless stderr is a terminal (logs of batch jobs and CI stay clean), or when asked; a log
+gets one line per stage from the league loop instead.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from tqdm import tqdm
 
 from league.training.callbacks import TrainEvent
 
-__all__ = ["TrainingProgress"]
+__all__ = ["TrainingProgress", "CountProgress"]
 
 
 class TrainingProgress:
@@ -41,6 +43,30 @@ class TrainingProgress:
         self._bar.close()
 
     def __enter__(self) -> TrainingProgress:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class CountProgress:
+    """A bar over ``total`` units of a stage (``enabled=None``: only on a terminal)."""
+
+    def __init__(self, total: int, *, desc: str, unit: str, initial: int = 0, enabled: bool | None = None):
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        self.enabled = bool(enabled)
+        self._bar = tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True,
+                         disable=not self.enabled, leave=False)
+
+    def update(self, n: int = 1) -> None:
+        self._bar.update(n)
+
+    def close(self) -> None:
+        self._bar.close()
+
+    def __enter__(self) -> CountProgress:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
