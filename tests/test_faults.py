@@ -337,3 +337,27 @@ def test_sigkill_during_the_report_leaves_no_damage_and_the_reader_sees_no_error
         assert (pool.members(), pool.matches(), pool.state) == (members, matches, state)
     after = verify(root)
     assert after.clean and after.leftovers == 0, [str(p) for p in after.problems]
+
+
+def test_a_run_that_seats_a_damaged_member_stops_with_one_line_naming_it(finished_run, tmp_path):
+    # One flipped bit in a trained member's weights: resuming the run for one more rotation seats
+    # it (as the learner's start, an opponent or an evaluated member) and must stop with one line
+    # naming the member, not train on wrong weights; nothing stored changes.
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    with Pool.open(run / "pool", "r") as pool:
+        trained = [m.id for m in pool.members() if not m.anchor]
+        n_members, n_matches = len(pool.members()), len(pool.matches())
+    for member_id in trained:
+        path = run / "pool" / "weights" / f"{member_id}.safetensors"
+        data = bytearray(path.read_bytes())
+        data[-3] ^= 1
+        path.write_bytes(bytes(data))
+    proc = subprocess.run([sys.executable, "-m", "league.run", "--resume", str(run), "rotations=2", "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "digest" in lines[0] and "member" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    with Pool.open(run / "pool", "r") as pool:
+        assert len(pool.members()) == n_members and len(pool.matches()) == n_matches
