@@ -173,10 +173,10 @@ def from_pettingzoo(env_fn: Callable[[], Any], *, name: str | None = None,
         action_specs=specs, obs_shapes=shapes or None)
 
 
-def from_module(path: str, **kwargs: Any) -> Game:
+def from_module(path: str, *, roles: Mapping[str, str] | None = None, **kwargs: Any) -> Game:
     """The game of a PettingZoo module named by import path (``"pettingzoo.classic.leduc_holdem_v4"``):
     its ``raw_env`` (no wrappers: the self-play env checks legality), else ``parallel_env``,
-    else ``env``, called with ``kwargs``."""
+    else ``env``, called with ``kwargs``; ``roles`` as in ``from_pettingzoo``."""
     try:
         module = importlib.import_module(path)
     except ImportError as exc:
@@ -191,4 +191,4 @@ def from_module(path: str, **kwargs: Any) -> Game:
         make(**kwargs).close()
     except TypeError as exc:
         raise GameConfigError(f"game {path!r}: {exc}") from None
-    return from_pettingzoo(lambda: make(**kwargs), name=path, config=kwargs)
+    return from_pettingzoo(lambda: make(**kwargs), name=path, roles=roles, config=kwargs)

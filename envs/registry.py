@@ -37,18 +37,27 @@ def games() -> list[str]:
 def make(name: str, **kwargs: Any) -> Game:
     """The game ``name`` configured by ``kwargs``.
 
-    Raises ``UnknownGameError`` (listing the valid names) for an unknown name and
-    ``GameConfigError`` (listing the accepted keywords) for keywords the game does not take.
+    ``roles={seat: role}`` binds seats to roles in every game, import-path ones included (seats
+    bound to one role are a team).  Raises ``UnknownGameError`` (listing the valid names) for an
+    unknown name and ``GameConfigError`` (listing the accepted keywords) for keywords the game
+    does not take.
     """
     factory = GAMES.get(name)
     if factory is None and isinstance(name, str) and ":" in name:
         factory = _import_factory(name)
     elif factory is None and isinstance(name, str) and "." in name:
         from envs.derive import from_module  # a PettingZoo module path: derive its Game
-        return from_module(name, **kwargs)
+        roles = kwargs.pop("roles", None)
+        return from_module(name, roles=roles, **kwargs)
     if factory is None:
         raise UnknownGameError(name, GAMES)
     signature = inspect.signature(factory)
+    # ``roles`` binds seats to roles for every game: a factory of PettingZoo envs that does not
+    # take it has it applied when its Game is derived.
+    roles = None
+    if "roles" in kwargs and "roles" not in signature.parameters and not any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        roles = kwargs.pop("roles")
     try:
         signature.bind(**kwargs)
     except TypeError as exc:
@@ -59,7 +68,10 @@ def make(name: str, **kwargs: Any) -> Game:
         # A factory of PettingZoo envs: derive the game from the env.
         from envs.derive import from_pettingzoo
         game.close()
-        game = from_pettingzoo(lambda: factory(**kwargs), name=name, config=kwargs)
+        game = from_pettingzoo(lambda: factory(**kwargs), name=name, roles=roles, config=kwargs)
+    elif roles is not None:
+        raise GameConfigError(f"game {name!r}: its factory builds an envs.Game and takes no 'roles'; "
+                              "bind the seats inside the factory, or let it return the PettingZoo env")
     if not isinstance(game, Game):
         raise GameConfigError(f"game {name!r}: its factory returned {type(game).__name__}, not an envs.Game")
     return game

@@ -9,7 +9,6 @@ rates the members and fills the leaderboard.
 """
 
 import importlib.util
-import textwrap
 
 import pytest
 
@@ -94,24 +93,14 @@ def test_a_pettingzoo_game_runs_a_tiny_league_to_a_pool_and_a_leaderboard(name, 
         assert f"## {role}" in board
 
 
-TEAM_MODULE = """
-import envs
-from mpe2 import simple_adversary_v3
 
 
-def make(**kwargs):
-    return envs.from_pettingzoo(lambda: simple_adversary_v3.raw_env(**kwargs),
-                                roles={"agent_0": "good", "agent_1": "good"})
-"""
-
-
-def test_a_team_game_runs_a_tiny_league_with_one_member_in_every_seat_of_the_team(tmp_path, capsys, monkeypatch):
-    # Roles cannot be given in a config yet, so binding the two good agents to one role takes
-    # these three lines of user code; everything else is derived.
-    (tmp_path / "team_adversary.py").write_text(textwrap.dedent(TEAM_MODULE))
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_a_team_game_runs_a_tiny_league_with_one_member_in_every_seat_of_the_team(tmp_path, capsys):
+    # No user code: the import path and a `roles` binding in the config make the two good agents
+    # one role, which one member plays in both seats.
     out = tmp_path / "run"
-    code = run.main(["--out", str(out), "game.name=team_adversary:make", "game.kwargs={max_cycles=10}", *TINY])
+    code = run.main(["--out", str(out), "game.name=mpe2.simple_adversary_v3",
+                     'game.kwargs={max_cycles=10,roles={agent_0="good",agent_1="good"}}', *TINY])
     assert code == 0, capsys.readouterr().err[-3000:]
     with Pool.open(out / "pool") as pool:
         assert set(pool.roles) == {"adversary_0", "good"}

@@ -36,6 +36,24 @@ def test_register_and_import_paths(tmp_path, monkeypatch):
         envs.make("mymodule:make_env", board=3)
 
 
+def test_roles_bind_seats_for_import_path_games_and_user_factories_of_pettingzoo_envs(tmp_path, monkeypatch):
+    team = {"agent_0": "good", "agent_1": "good"}
+    game = envs.make("mpe2.simple_adversary_v3", max_cycles=5, roles=team)
+    assert game.roles == {"adversary_0": "adversary_0", "agent_0": "good", "agent_1": "good"}
+    assert "roles" not in game.config            # the env itself never sees it
+    (tmp_path / "pzmodule.py").write_text(textwrap.dedent('''
+        from mpe2 import simple_adversary_v3
+
+        def make(max_cycles=5):
+            return simple_adversary_v3.raw_env(max_cycles=max_cycles)
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert envs.make("pzmodule:make", roles=team).roles == game.roles
+    (tmp_path / "mymodule.py").write_text(USER_MODULE)
+    with pytest.raises(envs.GameConfigError, match="takes no 'roles'"):
+        envs.make("mymodule:make_env", roles={"player_0": "a"})
+
+
 def test_a_user_factory_runs_through_the_cli(tmp_path):
     (tmp_path / "mymodule.py").write_text(USER_MODULE)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
