@@ -32,7 +32,7 @@ from pathlib import Path
 
 from envs.errors import GameError
 from league.cli import set_verbosity, version_action
-from league.errors import ConfigError, LeagueError
+from league.errors import ConfigError, LeagueError, PoolWriteError
 
 __all__ = ["main"]
 
@@ -92,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         set_verbosity(args.verbose, quiet=False)
     try:
         return _main(args)
+    except PoolWriteError as exc:
+        # The disk, not the input: status 1 like any other I/O failure (2 is for bad input).
+        print(f"league.run: error: {exc}", file=sys.stderr)
+        return 1
     except (LeagueError, GameError) as exc:
         print(f"league.run: error: {exc}", file=sys.stderr)
         return 2
