@@ -1,6 +1,7 @@
-"""A user's own env factory, ``game.name=mymodule:make_env`` with ``mymodule`` on ``PYTHONPATH``
-only, runs through the real CLI on the local backend and on Ray (a real local Ray instance the
-CLI starts, its league actor and a rollout shard each resolving the name in their own process)."""
+"""A user's own env factory, ``game.name=user_factory_game:make_env`` with the module on
+``PYTHONPATH`` only (a name no other test imports, so none can hide it), runs through the real
+CLI on the local backend and on Ray (a real local Ray instance the CLI starts, its league actor
+and a rollout shard each resolving the name in their own process)."""
 
 import importlib.util
 import os
@@ -26,10 +27,10 @@ def make_env(**kwargs):
 
 
 def run_cli(tmp_path, *args):
-    (tmp_path / "mymodule.py").write_text(textwrap.dedent(MODULE))
+    (tmp_path / "user_factory_game.py").write_text(textwrap.dedent(MODULE))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "league.run", "--out", str(out), "game.name=mymodule:make_env",
+    proc = subprocess.run([sys.executable, "-m", "league.run", "--out", str(out), "game.name=user_factory_game:make_env",
                            *TINY, *args], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with Pool.open(out / "pool") as pool:
@@ -37,13 +38,13 @@ def run_cli(tmp_path, *args):
         assert len(pool.matches()) > 0
     board = subprocess.run([sys.executable, "-m", "league.leaderboard", str(out / "pool")],
                            capture_output=True, text=True, timeout=120, env=env)
-    assert board.returncode == 0 and "# Leaderboard: mymodule:make_env" in board.stdout, board.stderr
+    assert board.returncode == 0 and "# Leaderboard: user_factory_game:make_env" in board.stdout, board.stderr
     return proc
 
 
 def test_the_module_is_not_importable_without_the_pythonpath():
     # Otherwise the runs below would not show that the name travels by import path.
-    assert importlib.util.find_spec("mymodule") is None
+    assert importlib.util.find_spec("user_factory_game") is None
 
 
 @pytest.mark.slow  # ~30 s on 2 busy cores (two subprocesses); test_from_pettingzoo has a faster one
