@@ -130,3 +130,15 @@ def test_defaults_are_the_original_scenario():
     cfg = RunConfig()
     assert cfg.game.name == "texas_holdem" and cfg.rotations >= 2
     assert from_dict(RunConfig, tomllib.loads("")) == cfg
+
+
+def test_a_step_budget_too_small_for_one_update_adds_no_copy_of_the_start_member(tmp_path):
+    # After the bootstrap (2 x 2048 steps) one learner step is left: each rotation turn trains
+    # nothing, and must not add its start member again as a new member.
+    out = tmp_path / "run"
+    proc = run_cli("--out", str(out), *TINY, "max_steps=4097")
+    assert proc.returncode == 0, proc.stderr
+    with Pool.open(out / "pool") as pool:
+        trained = [m for m in pool.members() if not m.anchor]
+        assert [m.hparams["phase"] for m in trained] == ["bootstrap", "bootstrap"]
+        assert all(m.hparams["train_steps"] > 0 for m in trained)
