@@ -192,3 +192,24 @@ def test_prune_on_a_real_pool(tmp_path):
         with pytest.raises(Exception):
             pool.weights(members[0].id)
         assert torch.is_tensor(next(iter(pool.weights(members[1].id).values())))
+
+
+def test_a_latest_start_skips_members_whose_weights_pruning_deleted(tmp_path):
+    # learner.start = "latest" continues from the newest snapshot that still has weights.
+    import torch
+
+    from league import pool as pool_mod
+    from league.models import build_network, mlp_spec
+    from league.orchestration.phase import start_member
+
+    spec = mlp_spec(4, 3, hidden=[8])
+    weights = build_network(spec).state_dict()
+    with pool_mod.Pool.create(tmp_path / "pool", game="g", roles=["a"]) as pool:
+        old, new = (pool.add("a", weights, spec=spec, hparams={}, step=k) for k in range(2))
+        assert start_member(pool, "a", "latest").id == new.id
+        pool.retire(new.id, "test")
+        assert start_member(pool, "a", "latest").id == new.id     # retired: still the learner's start
+        pool.delete_weights(new.id)
+        assert start_member(pool, "a", "latest").id == old.id
+        assert torch.is_tensor(next(iter(pool.weights(old.id).values())))
+        assert start_member(pool, "a", "fresh") is None

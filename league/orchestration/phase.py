@@ -19,7 +19,6 @@ import envs
 from envs import Game
 from league.training.callbacks import EvalCallback
 from league.config import PhaseConfig, RunConfig
-from league.errors import MissingWeightsError
 from ratings import PayoffTable
 from league.training.hparams import config_from_hparams, sample_hparams
 from league.population.opponents import PoolOpponents
@@ -142,12 +141,12 @@ def start_member(pool: Pool, role: str, start: str) -> Member | None:
         return best_member(pool, role)
     # The newest snapshot, even if pruning retired it: the learner continues regardless of
     # what the league thinks of its last snapshot; one whose weights were deleted cannot.
+    # Whether it has a file is read from its row (a digest, or an unverified schema-1 file),
+    # not by loading and hashing the weights that setup_turn loads anyway.
+    unverified = set(pool.unverified())
     for member in sorted((m for m in pool.members(role) if not m.anchor), key=lambda m: m.version, reverse=True):
-        try:
-            pool.weights(member.id)
-        except MissingWeightsError:
-            continue
-        return member
+        if pool.digest(member.id) is not None or member.id in unverified:
+            return member
     return None
 
 
