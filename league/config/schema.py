@@ -24,7 +24,7 @@ from league.training.ppo import PPOConfig
 from league.population.pruning import PruningConfig
 from league.population.sampling import SamplingConfig
 
-__all__ = ["GameConfig", "PhaseConfig", "LearnerConfig", "RatingConfig", "ReportConfig", "LoggingConfig",
+__all__ = ["GameConfig", "PhaseConfig", "LearnerConfig", "ExploiterConfig", "RatingConfig", "ReportConfig", "LoggingConfig",
            "BackendConfig", "RunConfig", "load_config", "describe_config"]
 
 
@@ -87,6 +87,31 @@ class LearnerConfig:
     other roles, anchors included, uniformly) or the very opponents the turn trains against."""
     score: Literal["return", "outcome"] = "return"
     """What an evaluation scores: the mean return (chips, in poker) or win + draw / 2."""
+
+
+@dataclass
+class ExploiterConfig:
+    """Exploiter turns (AlphaStar's main exploiters): a fresh learner of a role trained only
+    against the other roles' current players, whose snapshot joins the pool so that the main
+    learners then train against what beats them."""
+
+    every: int = 0
+    """After every ``every``-th rotation, one exploiter turn per role in ``roles`` (0: none)."""
+    roles: list = field(default_factory=list)
+    """Roles that get exploiter turns (empty: every role)."""
+    max_steps: int = 100_000
+    """Learner steps of one exploiter turn."""
+    opponents: Literal["latest", "population"] = "latest"
+    """Whom an exploiter trains against: each other role's newest trained member, or the other
+    roles' population policy."""
+
+    def __post_init__(self) -> None:
+        check_range("config key 'exploiters.every'", self.every, low=0, integer=True,
+                    accepted="a non-negative integer")
+        check_range("config key 'exploiters.max_steps'", self.max_steps, low=1, integer=True,
+                    accepted="a positive integer")
+        if not isinstance(self.roles, list) or not all(isinstance(r, str) for r in self.roles):
+            raise ConfigError(f"config key 'exploiters.roles' = {self.roles!r}: expected a list of role names")
 
 
 @dataclass
@@ -212,6 +237,8 @@ class RunConfig:
     """Pruning after each evaluation."""
     population: PopulationConfig = field(default_factory=PopulationConfig)
     """The population policy: each role's mixture of members, solved after every turn."""
+    exploiters: ExploiterConfig = field(default_factory=ExploiterConfig)
+    """Exploiter turns: fresh learners trained against the current players (off by default)."""
     learner: LearnerConfig = field(default_factory=LearnerConfig)
     """How a role's learner continues from turn to turn and how its checkpoints are judged."""
     ratings: RatingConfig = field(default_factory=RatingConfig)

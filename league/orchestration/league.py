@@ -74,7 +74,8 @@ class League:
         self.ratings = TrueSkillSystem(mu=config.ratings.mu, sigma=config.ratings.sigma,
                                        beta=config.ratings.beta, tau=config.ratings.tau,
                                        draw_probability=config.ratings.draw_probability)
-        self.turns = plan_turns(self.roles, config.rotations)
+        self.turns = plan_turns(self.roles, config.rotations, exploit_every=config.exploiters.every,
+                                exploit_roles=config.exploiters.roles)
         pool_dir = self.out / POOL_DIR
         if resume:
             self.pool = Pool.open(pool_dir, mode="a")

@@ -30,12 +30,16 @@ from league.population.sampling import OpponentSampler
 from league.training.trainer import StopRules, TrainResult, train
 from ratings import TrueSkillSystem
 
-__all__ = ["TurnSetup", "setup_turn", "start_member", "best_member", "phase_config", "role_hparams", "stop_rules", "opponent_source",
-           "judge_source"]
+__all__ = ["TurnSetup", "setup_turn", "start_member", "best_member", "phase_config", "role_hparams", "stop_rules",
+           "opponent_source", "exploit_source", "is_exploiter", "judge_source"]
 
 
 def phase_config(config: RunConfig, turn: Turn) -> PhaseConfig:
-    """The phase settings a turn trains under: ``bootstrap`` or ``training``."""
+    """The phase settings a turn trains under: ``bootstrap`` or ``training`` (an exploiter turn:
+    ``training`` with the exploiters' step budget, patience off: it trains its whole budget)."""
+    if turn.phase == "exploit":
+        return dataclasses.replace(config.training, max_steps=config.exploiters.max_steps, patience=None,
+                                   target_win_rate=None)
     return config.bootstrap if turn.phase == "bootstrap" else config.training
 
 
@@ -62,6 +66,8 @@ def opponent_source(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkil
         anchors = {role: [m for m in pool.active(role) if m.anchor] for role in dict.fromkeys(roles.values())}
         return PoolOpponents(pool, roles, lambda ms: np.full(len(ms), 1.0 / len(ms)), candidates=anchors)
     population = pool.state.get("population")
+    if turn.phase == "exploit":
+        return exploit_source(config, game, pool, turn, population)
     if config.learner.opponents == "population" and population:
         # PSRO: the other roles' population policy, as solved after the last turn.
         def weigh(ms: list[Member]) -> np.ndarray:
@@ -80,15 +86,38 @@ def opponent_source(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkil
     return PoolOpponents(pool, roles, lambda ms: sampler.probabilities(me, ms, learner_id=me.id))
 
 
+def is_exploiter(member: Member) -> bool:
+    """True for a member an exploiter turn added."""
+    return member.hparams.get("phase") == "exploit"
+
+
+def exploit_source(config: RunConfig, game: Game, pool: Pool, turn: Turn,
+                   population: dict[str, dict[str, float]] | None) -> PoolOpponents:
+    """An exploiter's opponents: each other role's newest trained main-learner member
+    (``exploiters.opponents = "latest"``) or the other roles' population policy."""
+    roles = {s: game.roles[s] for s in game.seats}
+    if config.exploiters.opponents == "population" and population:
+        def weigh(ms: list[Member]) -> np.ndarray:
+            w = np.array([max(population.get(m.role, {}).get(str(m.id), 0.0), 0.0) for m in ms])
+            return w / w.sum() if w.sum() > 0 else np.full(len(ms), 1.0 / len(ms))
+
+        return PoolOpponents(pool, roles, weigh)
+    newest: dict[str, list[Member]] = {}
+    for role in dict.fromkeys(roles.values()):
+        mains = [m for m in pool.active(role) if not m.anchor and not is_exploiter(m)]
+        newest[role] = [max(mains, key=lambda m: m.version)] if mains else [m for m in pool.active(role) if m.anchor]
+    return PoolOpponents(pool, roles, lambda ms: np.full(len(ms), 1.0 / len(ms)), candidates=newest)
+
+
 def judge_source(config: RunConfig, game: Game, pool: Pool, turn: Turn, training: PoolOpponents) -> PoolOpponents:
     """What a turn's checkpoints are judged against (``learner.judge``).
 
     ``population``: every active member of the other roles, anchors included, uniformly: a
     broad set fixed for the turn, so a checkpoint cannot look better by beating only the few
     members the training sample favours.  ``opponents``: the training sample itself.  The
-    bootstrap has only the anchors either way.
+    bootstrap has only the anchors either way; an exploiter is judged by its own targets.
     """
-    if config.learner.judge == "opponents" or turn.phase == "bootstrap":
+    if config.learner.judge == "opponents" or turn.phase in ("bootstrap", "exploit"):
         return training
     roles = {s: game.roles[s] for s in game.seats}
     others = {role: pool.active(role) for role in dict.fromkeys(roles.values())}
@@ -144,7 +173,9 @@ def start_member(pool: Pool, role: str, start: str) -> Member | None:
     # Whether it has a file is read from its row (a digest, or an unverified schema-1 file),
     # not by loading and hashing the weights that setup_turn loads anyway.
     unverified = set(pool.unverified())
-    for member in sorted((m for m in pool.members(role) if not m.anchor), key=lambda m: m.version, reverse=True):
+    # An exploiter's snapshot is not the main learner's.
+    mains = (m for m in pool.members(role) if not m.anchor and not is_exploiter(m))
+    for member in sorted(mains, key=lambda m: m.version, reverse=True):
         if pool.digest(member.id) is not None or member.id in unverified:
             return member
     return None

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from league.errors import PoolError
+from league.errors import ConfigError, PoolError
 
 __all__ = ["Turn", "plan_turns", "RunState", "derive_seed"]
 
@@ -26,22 +26,34 @@ class Turn:
     """One training turn: a role trained once, in the bootstrap or in a rotation."""
 
     index: int
-    phase: str  # "bootstrap" | "rotation"
-    rotation: int  # 0 for the bootstrap, 1.. for rotations
+    phase: str  # "bootstrap" | "rotation" | "exploit"
+    rotation: int  # 0 for the bootstrap, 1.. for rotations (an exploiter turn: the rotation it follows)
     role: str
 
     @property
     def label(self) -> str:
-        where = "bootstrap" if self.phase == "bootstrap" else f"rotation {self.rotation}"
+        where = {"bootstrap": "bootstrap", "rotation": f"rotation {self.rotation}",
+                 "exploit": f"rotation {self.rotation} exploiter"}[self.phase]
         return f"{where}: {self.role}"
 
 
-def plan_turns(roles: Sequence[str], rotations: int) -> list[Turn]:
-    """Every role once in the bootstrap, then every role once per rotation, in seat order."""
+def plan_turns(roles: Sequence[str], rotations: int, *, exploit_every: int = 0,
+               exploit_roles: Sequence[str] = ()) -> list[Turn]:
+    """Every role once in the bootstrap, then every role once per rotation, in seat order; after
+    every ``exploit_every``-th rotation, one exploiter turn per role of ``exploit_roles`` (all
+    roles when empty)."""
+    unknown = sorted(set(exploit_roles) - set(roles))
+    if unknown:
+        raise ConfigError(f"config key 'exploiters.roles' names {unknown}, which this game does not have; "
+                          f"its roles are {list(roles)}")
     turns = [Turn(i, "bootstrap", 0, role) for i, role in enumerate(roles)]
+    exploited = [r for r in roles if r in exploit_roles] if exploit_roles else list(roles)
     for r in range(1, rotations + 1):
         for role in roles:
             turns.append(Turn(len(turns), "rotation", r, role))
+        if exploit_every and r % exploit_every == 0:
+            for role in exploited:
+                turns.append(Turn(len(turns), "exploit", r, role))
     return turns
 
 
