@@ -64,17 +64,13 @@ def opponent_source(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkil
     roles = {s: game.roles[s] for s in game.seats}
     if turn.phase == "bootstrap":
         anchors = {role: [m for m in pool.active(role) if m.anchor] for role in dict.fromkeys(roles.values())}
-        return PoolOpponents(pool, roles, lambda ms: np.full(len(ms), 1.0 / len(ms)), candidates=anchors)
+        return PoolOpponents(pool, roles, _uniform, candidates=anchors)
     population = pool.state.get("population")
     if turn.phase == "exploit":
-        return exploit_source(config, game, pool, turn, population)
+        return exploit_source(config, game, pool, population)
     if config.learner.opponents == "population" and population:
         # PSRO: the other roles' population policy, as solved after the last turn.
-        def weigh(ms: list[Member]) -> np.ndarray:
-            w = np.array([max(population.get(m.role, {}).get(str(m.id), 0.0), 0.0) for m in ms])
-            return w / w.sum() if w.sum() > 0 else np.full(len(ms), 1.0 / len(ms))
-
-        return PoolOpponents(pool, roles, weigh)
+        return PoolOpponents(pool, roles, _population_weights(population))
     payoff = PayoffTable.from_matches(pool.matches())
     sampler = OpponentSampler(config.sampling, model=ratings, payoff=payoff)
     me = learner if learner is not None else dataclasses.replace(
@@ -91,22 +87,32 @@ def is_exploiter(member: Member) -> bool:
     return member.hparams.get("phase") == "exploit"
 
 
-def exploit_source(config: RunConfig, game: Game, pool: Pool, turn: Turn,
+def _uniform(members: list[Member]) -> np.ndarray:
+    """Every candidate equally often."""
+    return np.full(len(members), 1.0 / len(members))
+
+
+def _population_weights(population: dict[str, dict[str, float]]) -> Callable[[list[Member]], np.ndarray]:
+    """Weights from the stored population policy (uniform where it gives the candidates none)."""
+    def weigh(ms: list[Member]) -> np.ndarray:
+        w = np.array([max(population.get(m.role, {}).get(str(m.id), 0.0), 0.0) for m in ms])
+        return w / w.sum() if w.sum() > 0 else _uniform(ms)
+
+    return weigh
+
+
+def exploit_source(config: RunConfig, game: Game, pool: Pool,
                    population: dict[str, dict[str, float]] | None) -> PoolOpponents:
     """An exploiter's opponents: each other role's newest trained main-learner member
     (``exploiters.opponents = "latest"``) or the other roles' population policy."""
     roles = {s: game.roles[s] for s in game.seats}
     if config.exploiters.opponents == "population" and population:
-        def weigh(ms: list[Member]) -> np.ndarray:
-            w = np.array([max(population.get(m.role, {}).get(str(m.id), 0.0), 0.0) for m in ms])
-            return w / w.sum() if w.sum() > 0 else np.full(len(ms), 1.0 / len(ms))
-
-        return PoolOpponents(pool, roles, weigh)
+        return PoolOpponents(pool, roles, _population_weights(population))
     newest: dict[str, list[Member]] = {}
     for role in dict.fromkeys(roles.values()):
         mains = [m for m in pool.active(role) if not m.anchor and not is_exploiter(m)]
         newest[role] = [max(mains, key=lambda m: m.version)] if mains else [m for m in pool.active(role) if m.anchor]
-    return PoolOpponents(pool, roles, lambda ms: np.full(len(ms), 1.0 / len(ms)), candidates=newest)
+    return PoolOpponents(pool, roles, _uniform, candidates=newest)
 
 
 def judge_source(config: RunConfig, game: Game, pool: Pool, turn: Turn, training: PoolOpponents) -> PoolOpponents:
@@ -121,7 +127,7 @@ def judge_source(config: RunConfig, game: Game, pool: Pool, turn: Turn, training
         return training
     roles = {s: game.roles[s] for s in game.seats}
     others = {role: pool.active(role) for role in dict.fromkeys(roles.values())}
-    return PoolOpponents(pool, roles, lambda ms: np.full(len(ms), 1.0 / len(ms)), candidates=others)
+    return PoolOpponents(pool, roles, _uniform, candidates=others)
 
 
 @dataclass
