@@ -37,6 +37,7 @@ from league.errors import ConfigError, LeagueError, PoolWriteError
 __all__ = ["main"]
 
 DEFAULT_OUT = "league-out"
+POOL_DIR = "pool"  # league.orchestration.league.POOL_DIR, not imported: --help must not load torch
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,12 +77,12 @@ def _fresh_out(arg: str | None) -> Path:
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {out} is a file, not a directory; choose a directory "
                               "(a new one is created)")
-        if (out / "pool").exists():
+        if (out / POOL_DIR).exists():
             raise ConfigError(f"{out} already holds a league; continue it with --resume {out} "
                               "or choose another --out")
         return out
     out = Path(DEFAULT_OUT)
-    if (out / "pool").exists():
+    if (out / POOL_DIR).exists():
         out = Path(f"{DEFAULT_OUT}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}")
     return out
 
@@ -178,13 +179,26 @@ def _main(args: argparse.Namespace) -> int:
 
     log = open(os.devnull, "w") if args.quiet else sys.stderr
     started = time.monotonic()
-    # Before anything is written: a backend that cannot start (no Ray) leaves no directory behind.
-    league = make_league(config, out, resume=bool(args.resume), log=log, quiet=args.quiet)
+    # config.toml before the pool: a kill between the two leaves a directory that --resume
+    # starts from scratch (nothing was stored yet), never a pool without its config.
+    made_dir = not out.exists()
+    if not args.resume:
+        out.mkdir(parents=True, exist_ok=True)
+        _replace_text(out / "config.toml", dump_toml(config.to_dict()))
+    resume = bool(args.resume) and (out / POOL_DIR).exists()
+    if args.resume and not resume:
+        print(f"league: {out} has no pool yet (the run stopped before creating it); starting it", file=log)
     try:
-        if not args.resume:
-            # Written after the pool exists, so a directory with config.toml always has a pool.
-            (out / "config.toml").write_text(dump_toml(config.to_dict()))
-        elif resumed_toml is not None and resumed_toml != (out / "config.toml").read_text():
+        league = make_league(config, out, resume=resume, log=log, quiet=args.quiet)
+    except BaseException:
+        # A backend that cannot start (no Ray) or a missing tensorboard: leave no directory behind.
+        if not args.resume and not (out / POOL_DIR).exists():
+            (out / "config.toml").unlink(missing_ok=True)
+            if made_dir and not any(out.iterdir()):
+                out.rmdir()
+        raise
+    try:
+        if resumed_toml is not None and resumed_toml != (out / "config.toml").read_text():
             # After the pool opened with them (a mismatched game was refused above, nothing
             # written): the next --resume continues with these overrides, e.g. 'rotations=2'.
             _replace_text(out / "config.toml", resumed_toml)

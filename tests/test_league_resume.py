@@ -81,3 +81,31 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
             assert after[mid] == what
         # The same members exist as in the uninterrupted run (same roles, versions and turns).
         assert sorted(after.values()) == sorted(reference.values())
+
+
+def _config_only_dir(tmp_path):
+    """A run directory as a kill between writing config.toml and creating the pool leaves it."""
+    from league.config import load_config
+    from league.config.toml import dump_toml
+
+    out = tmp_path / "cut"
+    out.mkdir()
+    (out / "config.toml").write_text(dump_toml(load_config(None, ARGS).to_dict()))
+    return out
+
+
+def test_resume_of_a_run_killed_before_its_pool_existed_starts_it(tmp_path):
+    out = _config_only_dir(tmp_path)
+    res = start("--resume", str(out))
+    _, err = res.communicate(timeout=600)
+    assert res.returncode == 0, err
+    assert "has no pool yet" in err
+    check_pool(out / "pool", expect_complete=True)
+
+
+def test_a_fresh_run_may_use_a_directory_that_holds_only_a_config(tmp_path):
+    out = _config_only_dir(tmp_path)
+    res = start("--out", str(out), "-q", *ARGS)
+    _, err = res.communicate(timeout=600)
+    assert res.returncode == 0, err
+    check_pool(out / "pool", expect_complete=True)
