@@ -100,7 +100,7 @@ class ExploiterConfig:
     roles: list = field(default_factory=list)
     """Roles that get exploiter turns (empty: every role)."""
     max_steps: int = 100_000
-    """Learner steps of one exploiter turn."""
+    """Learner steps of one exploiter turn (a turn the run's ``max_steps`` cannot pay for in full is skipped)."""
     opponents: Literal["latest", "population"] = "latest"
     """Whom an exploiter trains against: each other role's newest trained member, or the other
     roles' population policy."""

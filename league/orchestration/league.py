@@ -46,6 +46,17 @@ __all__ = ["League", "POOL_DIR"]
 POOL_DIR = "pool"
 
 
+def _unaffordable(config: RunConfig, turn: Turn, left_steps: int | None) -> str | None:
+    """Why an exploiter turn is skipped (the run's steps cannot pay for its whole budget), or None.
+
+    A fresh learner cut to a fraction of its budget is near random: it would only take games and
+    population weight from the members that are not."""
+    need = config.exploiters.max_steps
+    if turn.phase != "exploit" or left_steps is None or left_steps >= need:
+        return None
+    return f"{left_steps} learner steps left of the {need} an exploiter trains"
+
+
 class League:
     """Runs (or resumes) a league in ``out_dir``; ``run()`` returns the final pool summary.
 
@@ -121,10 +132,6 @@ class League:
             self.pool.add(role, {}, spec=spec, hparams={"anchor": "uniform_random"}, step=0, anchor=True,
                           state=self._commit(turn=0, stage="start", steps=0))
 
-    def start_member(self, role: str) -> Member | None:
-        """The member a rotation turn of ``role`` trains from (``learner.start``; None: fresh weights)."""
-        return start_member(self.pool, role, self.config.learner.start)
-
     def best_member(self, role: str) -> Member | None:
         """The role's active non-anchor member with the highest conservative rating."""
         return best_member(self.pool, role)
@@ -138,7 +145,8 @@ class League:
 
     def _train(self, turn: Turn) -> None:
         """Train the turn's role and commit its best checkpoint with the state "evaluate next"."""
-        start = self.start_member(turn.role) if turn.phase == "rotation" else None
+        # A rotation continues from ``learner.start``; bootstrap and exploiter turns start fresh.
+        start = start_member(self.pool, turn.role, self.config.learner.start) if turn.phase == "rotation" else None
         left_steps, left_secs = self._budget_left(self.state.steps)
         loggers = turn_loggers(self.out, turn, parent=None if start is None else start.id,
                                steps_before=self.state.steps, clock=self.elapsed, csv_on=self.config.logging.csv,
@@ -273,6 +281,11 @@ class League:
                     self.say(f"budget spent after {self.state.steps} learner steps and {self.elapsed():.0f} s; "
                              "stopping")
                     break
+                skip = _unaffordable(self.config, turn, left_steps)
+                if skip:
+                    self.say(f"[turn {turn.index + 1}/{len(self.turns)}] {turn.label}: skipped, {skip}")
+                    self.pool.set_state(self._commit(turn=turn.index + 1, stage="start"))
+                    continue
                 self.say(f"[turn {turn.index + 1}/{len(self.turns)}] {turn.label}: training")
                 self._train(turn)
             done = len(self.pool.matches()) - (self.state.matches_before or 0)
