@@ -18,10 +18,12 @@ the anchors (``benchmarks/strength_anchors.py``):
 ``connect_four``
     each role's best member, greedy: win rate against depth-2 and depth-4 minimax.
 
-    python benchmarks/strength.py                       # full run: see FULL_SECONDS, ~1.5 h on 2 cores
+    python benchmarks/strength.py                       # full run: see FULL_SECONDS, ~1 h on 2 cores
     python benchmarks/strength.py --quick --games kuhn_poker     # smoke run, about a minute
     python benchmarks/strength.py --games tictactoe --seeds 5 --seconds 600
     python benchmarks/strength.py --report-only         # rebuild table and plots from the CSV
+    python benchmarks/strength.py --games kuhn_poker --methods nfsp --out /tmp/nfsp   # one method; append
+        # /tmp/nfsp/strength.csv's rows (not its header) to the full run's CSV, then --report-only
 
 Writes to ``--out`` (default ``benchmarks/results``): ``strength.csv`` (raw per-seed rows, appended
 as jobs finish), ``strength.md`` (median [min-max] over seeds at each time mark) and
@@ -191,7 +193,7 @@ def _jobs(args: argparse.Namespace) -> tuple[list[Job], list[str]]:
     notes, jobs = [], []
     for game in args.games:
         overrides = [*_overrides_for(game, args.override), *(QUICK_LEAGUE if args.quick else ())]
-        for method in METHODS[game]:
+        for method in (m for m in METHODS[game] if args.methods is None or m in args.methods):
             if method == "nfsp" and (why := anchors.nfsp_unavailable()):
                 notes.append(f"NFSP was not run: {why}.")
                 continue
@@ -210,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of every code path")
     parser.add_argument("--games", nargs="+", default=list(GAMES), choices=GAMES)
+    parser.add_argument("--methods", nargs="+", default=None, choices=sorted({m for ms in METHODS.values() for m in ms}),
+                        help="run only these methods (default: every method of each game); with --out elsewhere, "
+                             "the CSV rows can be appended to a full run's and rebuilt with --report-only")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per method (default 3; --quick 2)")
     parser.add_argument("--seconds", nargs="+", default=[], metavar="[GAME=]S",
                         help="wall seconds per run, for every game or per game (default: kuhn_poker 300, "
