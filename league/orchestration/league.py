@@ -34,7 +34,7 @@ from league.population.metagame import update_population
 from league.population.opponents import MemberLoader
 from league.training.progress import CountProgress
 from league.orchestration.metrics import METRICS_FILE, check_tensorboard, sync_metrics, turn_loggers
-from league.orchestration.phase import best_member, setup_turn, start_member
+from league.orchestration.phase import best_member, exploiter_skip, setup_turn, start_member
 from league.orchestration.plan import RunState, Turn, derive_seed, plan_turns
 from league.orchestration.rating import turn_evaluator
 from league.pool import Member, Pool
@@ -44,17 +44,6 @@ from ratings import TrueSkillSystem
 __all__ = ["League", "POOL_DIR"]
 
 POOL_DIR = "pool"
-
-
-def _unaffordable(config: RunConfig, turn: Turn, left_steps: int | None) -> str | None:
-    """Why an exploiter turn is skipped (the run's steps cannot pay for its whole budget), or None.
-
-    A fresh learner cut to a fraction of its budget is near random: it would only take games and
-    population weight from the members that are not."""
-    need = config.exploiters.max_steps
-    if turn.phase != "exploit" or left_steps is None or left_steps >= need:
-        return None
-    return f"{left_steps} learner steps left of the {need} an exploiter trains"
 
 
 class League:
@@ -281,7 +270,7 @@ class League:
                     self.say(f"budget spent after {self.state.steps} learner steps and {self.elapsed():.0f} s; "
                              "stopping")
                     break
-                skip = _unaffordable(self.config, turn, left_steps)
+                skip = exploiter_skip(self.config, turn, left_steps)
                 if skip:
                     self.say(f"[turn {turn.index + 1}/{len(self.turns)}] {turn.label}: skipped, {skip}")
                     self.pool.set_state(self._commit(turn=turn.index + 1, stage="start"))

@@ -31,7 +31,7 @@ from league.training.trainer import StopRules, TrainResult, train
 from ratings import TrueSkillSystem
 
 __all__ = ["TurnSetup", "setup_turn", "start_member", "best_member", "phase_config", "role_hparams", "stop_rules",
-           "opponent_source", "exploit_source", "is_exploiter", "judge_source"]
+           "opponent_source", "exploit_source", "exploiter_skip", "is_exploiter", "judge_source"]
 
 
 def phase_config(config: RunConfig, turn: Turn) -> PhaseConfig:
@@ -80,6 +80,17 @@ def opponent_source(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkil
         return PoolOpponents(pool, roles, OnlineWinRates(sampler, me, learner_id=me.id),
                              refresh=config.sampling.online_refresh)
     return PoolOpponents(pool, roles, lambda ms: sampler.probabilities(me, ms, learner_id=me.id))
+
+
+def exploiter_skip(config: RunConfig, turn: Turn, left_steps: int | None) -> str | None:
+    """Why an exploiter turn is skipped (the run's steps cannot pay for its whole budget), or None.
+
+    A fresh learner cut to a fraction of its budget is near random: it would only take games and
+    population weight from the members that are not."""
+    need = config.exploiters.max_steps
+    if turn.phase != "exploit" or left_steps is None or left_steps >= need:
+        return None
+    return f"{left_steps} learner steps left of the {need} an exploiter trains"
 
 
 def is_exploiter(member: Member) -> bool:
