@@ -29,7 +29,7 @@ import pyspiel
 
 import envs
 from benchmarks.groundtruth import ProbsFn, kuhn_exploitability, kuhn_mixture_policy, network_probs
-from league.models import ActorCritic, is_weightless, load_network
+from league.models import ActorCritic, is_reference, is_weightless, load_network
 from league.pool import Member, Pool
 from league.training.callbacks import EvalCallback
 
@@ -83,7 +83,8 @@ class PoolAtTime:
         """The trained members by then, or the anchors if there are none yet."""
         members = self.members(role, seconds)
         trained = [m for m in members if not m.anchor]
-        return trained or [m for m in members if m.anchor]
+        # A reference anchor (minimax) is a yardstick the league rates against, not a player it hands out.
+        return trained or [m for m in members if m.anchor and not is_reference(m.spec)]
 
     def probs(self, member: Member) -> ProbsFn:
         """The member's sampling distribution (uniform over legal actions for a weightless one)."""

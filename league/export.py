@@ -67,8 +67,9 @@ def _actor_of(pool_dir: str | Path, who: int | str):
             raise LeagueError(f"{who!r} names a mixture of {len(members)} members; export one member id")
         member = members[0]
         if is_weightless(member.spec):
-            raise SpecError(f"member {member.id} is a weightless anchor (uniform random over legal actions); "
-                            "there is no network to export")
+            what = ("uniform random over legal actions" if member.spec.get("kind") == "random"
+                    else f"the game's {member.spec.get('name')} reference")
+            raise SpecError(f"member {member.id} is a weightless anchor ({what}); there is no network to export")
         if member.spec.get("kind") != "mlp" or member.spec.get("action") is not None:
             what = member.spec.get("action", {}).get("type") or member.spec.get("kind")
             raise SpecError(f"member {member.id} has a {what} network ({member.spec.get('kind')} with "

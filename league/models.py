@@ -12,6 +12,8 @@ member's network; it is stored with the member in the pool.  Three kinds exist:
     ``network_spec`` picks it from the observation shape (``image_layout``).
 ``{"kind": "random", "n_actions": 9}``
     the uniform-random policy over legal actions; it has no weights.  Anchors use it.
+``{"kind": "reference", "name": "minimax", "game": "connect_four", "game_kwargs": {"depth": 2}, "n_actions": 7}``
+    a game's reference opponent (``envs.Game.reference``) seated as an anchor; no weights.
 
 Any kind may carry ``"action"``, an ``envs.spaces`` action spec, for actions that are not
 discrete: ``{"type": "box", "low": [...], "high": [...]}`` (a tanh-squashed diagonal Gaussian,
@@ -34,10 +36,12 @@ import numpy as np
 import torch
 from torch import nn
 
+import envs
 from envs.reference import UniformRandomPolicy, sample_from_probs, uniform_policy  # NPCs live in envs
 from league.errors import SpecError, WeightsShapeError
 from league.specs import check_spec as _check_spec
-from league.specs import image_layout, is_weightless, mlp_spec, network_spec, random_spec  # re-exported
+from league.specs import (image_layout, is_reference, is_weightless, mlp_spec, network_spec,  # re-exported
+                          random_spec, reference_spec)
 from league.training.distributions import distribution, masked_logits
 
 __all__ = [
@@ -47,6 +51,8 @@ __all__ = [
     "SampledNetworkPolicy",
     "network_spec",
     "random_spec",
+    "reference_spec",
+    "is_reference",
     "image_layout",
     "UniformRandomPolicy",
     "mlp_spec",
@@ -197,7 +203,8 @@ def build_network(spec: Mapping[str, Any]) -> Network:
 
 def expected_shapes(spec: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     """Parameter names and shapes a spec implies ({} for weightless kinds)."""
-    if _check_spec(spec) == "random":
+    if is_weightless(spec):
+        _check_spec(spec)
         return {}
     with torch.device("meta"):
         net = _network(spec, False)
@@ -310,8 +317,11 @@ def build_policy(spec: Mapping[str, Any], weights: Mapping[str, Any] | None = No
                  name: str | None = None) -> Any:
     """An NPC policy for a member: its spec plus its weights (``name``: what errors call it)."""
     action = spec.get("action") if isinstance(spec, Mapping) else None
-    if _check_spec(spec) == "random":
+    kind = _check_spec(spec)
+    if kind == "random":
         return UniformRandomPolicy(spec["n_actions"]) if action is None else uniform_policy(action)
+    if kind == "reference":
+        return envs.make(spec["game"], **dict(spec.get("game_kwargs") or {})).reference(spec["name"])
     if weights is None:
         raise WeightsShapeError(f"spec {dict(spec)!r} needs weights, got none")
     net = load_network(spec, weights)

@@ -1,4 +1,4 @@
-"""Network specs: building them (``mlp_spec``, ``network_spec``, ``random_spec``), choosing a CNN
+"""Network specs: building them (``mlp_spec``, ``network_spec``, ``random_spec``, ``reference_spec``), choosing a CNN
 from an observation's shape (``image_layout``) and checking them (``check_spec``).
 
 The spec format is described in ``league.models``, which builds networks from specs and
@@ -14,8 +14,8 @@ import numpy as np
 
 from league.errors import SpecError
 
-__all__ = ["ACTIVATIONS", "mlp_spec", "random_spec", "network_spec", "image_layout", "is_weightless",
-           "check_spec"]
+__all__ = ["ACTIVATIONS", "mlp_spec", "random_spec", "reference_spec", "network_spec", "image_layout",
+           "is_weightless", "is_reference", "check_spec"]
 
 ACTIVATIONS = ("tanh", "relu", "elu")
 _ACTION_TYPES = ("discrete", "multi_discrete", "box")
@@ -33,6 +33,17 @@ def mlp_spec(obs_dim: int, n_actions: int, hidden: tuple[int, ...] | list[int] =
 def random_spec(n_actions: int, action: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The spec of a uniform-random anchor over ``n_actions`` actions (or over ``action``'s space)."""
     return _with_action({"kind": "random", "n_actions": int(n_actions)}, action)
+
+
+def reference_spec(name: str, game: str, game_kwargs: Mapping[str, Any], n_actions: int) -> dict[str, Any]:
+    """The spec of a game's reference opponent (``"minimax"``, ...) seated as an anchor.
+
+    It names the game and its ``envs.make`` keyword arguments (a reference such as connect
+    four's minimax depends on them), so any process, a Ray worker included, builds the same
+    policy from the spec alone.
+    """
+    return {"kind": "reference", "name": str(name), "game": str(game), "game_kwargs": dict(game_kwargs),
+            "n_actions": int(n_actions)}
 
 
 def _with_action(spec: dict[str, Any], action: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -80,8 +91,14 @@ def network_spec(obs_dim: int, n_actions: int, hidden: tuple[int, ...] | list[in
 
 
 def is_weightless(spec: Mapping[str, Any]) -> bool:
-    """True for a spec whose policy has no weights (the uniform-random anchors)."""
-    return isinstance(spec, Mapping) and spec.get("kind") == "random"
+    """True for a spec whose policy has no weights (the uniform-random and reference anchors)."""
+    return isinstance(spec, Mapping) and spec.get("kind") in ("random", "reference")
+
+
+def is_reference(spec: Mapping[str, Any]) -> bool:
+    """True for a game's reference opponent seated as an anchor (``reference_spec``): a yardstick
+    the league trains and rates against, never one of its own players."""
+    return isinstance(spec, Mapping) and spec.get("kind") == "reference"
 
 
 def _check_action(spec: Mapping[str, Any]) -> None:
@@ -112,8 +129,16 @@ def check_spec(spec: Mapping[str, Any]) -> str:
             raise SpecError(f"random spec needs a positive integer 'n_actions', got {dict(spec)!r}")
         _check_action(spec)
         return kind
+    if kind == "reference":
+        if not (isinstance(spec.get("name"), str) and isinstance(spec.get("game"), str)
+                and isinstance(spec.get("game_kwargs", {}), Mapping)
+                and isinstance(spec.get("n_actions"), int) and spec["n_actions"] >= 1):
+            raise SpecError(f"reference spec needs strings 'name' and 'game', a mapping 'game_kwargs' and a "
+                            f"positive integer 'n_actions', got {dict(spec)!r}")
+        return kind
     if kind not in ("mlp", "cnn"):
-        raise SpecError(f"unknown network kind {kind!r} in spec {spec!r}; valid kinds: 'mlp', 'cnn', 'random'")
+        raise SpecError(f"unknown network kind {kind!r} in spec {spec!r}; valid kinds: 'mlp', 'cnn', 'random', "
+                        "'reference'")
     for key in ("obs_dim", "n_actions"):
         if not isinstance(spec.get(key), int) or spec[key] < 1:
             raise SpecError(f"{kind} spec needs a positive integer {key!r}, got {spec.get(key)!r}")

@@ -36,6 +36,17 @@ class GameConfig:
     """A registered game (see `envs.games()`): tictactoe, connect_four, rps, texas_holdem, kuhn_poker, simple_tag."""
     kwargs: dict = field(default_factory=dict)
     """Keyword arguments for `envs.make`, e.g. {num_players = 4} (texas_holdem defaults to 4 players)."""
+    references: list = field(default_factory=list)
+    """The game's reference opponents seated as anchors of every role beside uniform random, e.g.
+    ["minimax"] (tictactoe, connect_four): trained against, rated against, never pruned, never in
+    the population policy."""
+
+    def __post_init__(self) -> None:
+        refs = self.references
+        if not isinstance(refs, list) or not all(isinstance(r, str) and r for r in refs) \
+                or len(set(refs)) != len(refs) or "random" in refs:
+            raise ConfigError(f"config key 'game.references' = {refs!r}: expected a list of distinct reference "
+                              "names other than 'random' (every run has the random anchor), e.g. [\"minimax\"]")
 
 
 @dataclass

@@ -55,9 +55,13 @@ def rating_time_png(members: Sequence[Any]) -> bytes:
         if ms:
             x = [(m.created - t0).total_seconds() / 60 for m in ms]
             ax.plot(x, [m.conservative for m in ms], marker="o", label=role)
-    anchors = [m.conservative for m in members if m.anchor]
-    if anchors:
-        ax.axhline(float(np.mean(anchors)), color="grey", linestyle=":", label="random anchors (mean)")
+    anchors: dict[str, list[float]] = {}
+    for m in members:
+        if m.anchor:  # uniform random and each reference (minimax) get a line of their own
+            anchors.setdefault(str(m.hparams.get("anchor", "uniform_random")), []).append(m.conservative)
+    for (label, values), style in zip(sorted(anchors.items(), reverse=True), (":", "--", "-.", (0, (1, 4)))):
+        name = label.removeprefix("reference:").replace("_", " ")
+        ax.axhline(float(np.mean(values)), color="grey", linestyle=style, label=f"{name} anchors (mean)")
     ax.set_xlabel("minutes since the run started (member created)")
     ax.set_ylabel("conservative rating (mu - 3 sigma)")
     ax.set_title("Rating against time, per role")
@@ -81,7 +85,10 @@ def payoff_role_pairs(members: Sequence[Any], payoff: PayoffTable, roles: Sequen
 
 
 def _label(m: Any) -> str:
-    return f"v{m.version} (#{m.id})" + (" anchor" if m.anchor else "")
+    if not m.anchor:
+        return f"v{m.version} (#{m.id})"
+    kind = str(getattr(m, "hparams", {}).get("anchor", "")).removeprefix("reference:")
+    return f"v{m.version} (#{m.id}) {kind.replace('uniform_random', 'random') or 'anchor'} anchor"
 
 
 def payoff_panel_png(rows: Sequence[Any], columns: Sequence[Any], payoff: PayoffTable,

@@ -29,7 +29,7 @@ from league.errors import ConfigError, ResumeMismatchError
 from league.evaluation.blocks import BlockPlayer
 from league.evaluation.evaluator import EvaluationConfig, Evaluator
 from league.evaluation.matches import LocalBackend, MatchBackend
-from league.models import random_spec
+from league.models import is_reference, random_spec, reference_spec
 from league.population.metagame import update_population
 from league.population.opponents import MemberLoader
 from league.training.progress import CountProgress
@@ -68,6 +68,8 @@ class League:
             check_tensorboard()  # before the pool exists: a run that cannot log leaves nothing behind
         self.log = log if log is not None else sys.stderr
         self.game = envs.make(config.game.name, **config.game.kwargs)
+        for name in config.game.references:
+            self.game.reference(name)  # an unknown name fails now, listing the game's references
         self.roles: list[str] = list(dict.fromkeys(self.game.roles[s] for s in self.game.seats))
         self.seat_of = {role: next(s for s in self.game.seats if self.game.roles[s] == role)
                         for role in self.roles}
@@ -111,15 +113,19 @@ class League:
         return self.state.to_dict()
 
     def _anchors(self) -> None:
-        """One uniform-random anchor per role: version 0, never pruned."""
-        have = {m.role for m in self.pool.members() if m.anchor}
+        """Per role, a uniform-random anchor and one anchor per ``game.references``: version 0,
+        never pruned (anchors added before a crash are not added again)."""
+        have = {(m.role, m.hparams.get("anchor")) for m in self.pool.members() if m.anchor}
+        game = self.config.game
         for role in self.roles:
-            if role in have:
-                continue
             seat = self.seat_of[role]
-            spec = random_spec(self.game.n_actions(seat), self.game.action_spec(seat))
-            self.pool.add(role, {}, spec=spec, hparams={"anchor": "uniform_random"}, step=0, anchor=True,
-                          state=self._commit(turn=0, stage="start", steps=0))
+            specs = {"uniform_random": random_spec(self.game.n_actions(seat), self.game.action_spec(seat))}
+            for name in game.references:
+                specs[f"reference:{name}"] = reference_spec(name, game.name, game.kwargs, self.game.n_actions(seat))
+            for label, spec in specs.items():
+                if (role, label) not in have:
+                    self.pool.add(role, {}, spec=spec, hparams={"anchor": label}, step=0, anchor=True,
+                                  state=self._commit(turn=0, stage="start", steps=0))
 
     def best_member(self, role: str) -> Member | None:
         """The role's active non-anchor member with the highest conservative rating."""
@@ -222,7 +228,8 @@ class League:
     def _population(self, turn: Turn) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
         """Measure the active population's new seatings and solve its population policy."""
         cfg = self.config.population
-        members = {role: self.pool.active(role) for role in self.roles}
+        # References are yardsticks, not the league's players: the answer mixes trained members only.
+        members = {role: [m for m in self.pool.active(role) if not is_reference(m.spec)] for role in self.roles}
         population, tally, new = update_population(
             self.game, members, dict(self.state.tally or {}), MemberLoader(self.pool), cfg,
             seed=lambda *parts: derive_seed(self.config.seed, *parts[:1], turn.index, *parts[1:]))
