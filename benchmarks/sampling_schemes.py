@@ -1,6 +1,8 @@
 """Which opponent-sampling scheme trains the best league?  Measured against ground truth.
 
-Every scheme of ``league.population.sampling`` runs the same real league (``league.orchestration.League``):
+Every scheme of ``league.population.sampling``, and ``nash`` (PSRO: opponents drawn from the other
+roles' Nash population policy, ``learner.opponents = "population"``), runs the same real league
+(``league.orchestration.League``):
 same game, same per-role hyperparameters (drawn from the run seed), same learner-step budget
 (every turn runs to ``max_steps``: no target, no patience, so the budget is exactly equal), same
 evaluation and pruning.  After every turn the league is measured against something that does not
@@ -68,7 +70,10 @@ from league.config import load_config  # noqa: E402
 from league.orchestration import League, Turn  # noqa: E402
 from league.models import load_network  # noqa: E402
 
-SCHEMES = ("latest", "uniform", "pfsp_hard", "pfsp_var", "window", "alphastar_main")
+SCHEMES = ("latest", "uniform", "pfsp_hard", "pfsp_var", "window", "alphastar_main", "nash")
+PSRO_SCHEMES = {"nash": ("learner.opponents=population", "population.solver=nash")}
+"""Opponents drawn from the other roles' population policy (PSRO) rather than by a sampling scheme:
+the name is the meta-solver's."""
 GAMES = ("rps", "kuhn_poker", "tictactoe", "connect_four")
 CSV_FIELDS = ("game", "scheme", "seed", "turn", "rotation", "steps", "metric", "value")
 CSV_NAME = "sampling_schemes.csv"
@@ -104,7 +109,7 @@ class Setup:
         every = max(1, self.turn_steps // 2)
         return [
             f"seed={seed}", f"rotations={self.rotations}", f"game.name={game}", f"game.kwargs={{{kwargs}}}",
-            f"sampling.scheme={scheme}",
+            *(PSRO_SCHEMES[scheme] if scheme in PSRO_SCHEMES else (f"sampling.scheme={scheme}",)),
             f"bootstrap.max_steps={self.bootstrap_steps}", f"bootstrap.eval_every={self.bootstrap_steps}",
             "bootstrap.patience=none", "bootstrap.eval_episodes=100",
             f"training.max_steps={self.turn_steps}", f"training.eval_every={every}",

@@ -66,8 +66,8 @@ FULL_SECONDS = {"kuhn_poker": 300.0, "tictactoe": 480.0, "connect_four": 600.0}
 QUICK_SECONDS = {"kuhn_poker": 8.0, "tictactoe": 8.0, "connect_four": 10.0}
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 QUICK_FRACTIONS = (0.5, 1.0)
-NAIVE_SELFPLAY = ("sampling.scheme=latest", "learner.opponents=sampling")
-"""What turns the league into naive self-play: always the newest opponent."""
+NAIVE_SELFPLAY = ("sampling.scheme=latest", "learner.opponents=sampling", "game.references=[]")
+"""What turns the league into naive self-play: always the newest opponent, no reference anchors."""
 QUICK_LEAGUE = ("evaluation.budget=16", "report.anchor_episodes=20", "population.episodes=40")
 """--quick: end-of-turn work sized to the tiny budgets (the end-of-run report is outside max_seconds)."""
 QUICK_EPISODES = 0.1

@@ -55,7 +55,8 @@ def test_an_unknown_reference_fails_before_anything_is_written(tmp_path):
 def minimax_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("refs") / "run"
     proc = subprocess.run([sys.executable, "-m", "league.run", "--out", str(out), *TINY,
-                           "game.references=['minimax']", "population.episodes=8"],
+                           "game.references=['minimax']", "population.episodes=8",
+                           "sampling.anchor_share=0.2", "sampling.reference_share=0.3"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
@@ -83,21 +84,62 @@ def test_minimax_anchors_are_seated_rated_and_kept_out_of_the_answer(minimax_run
             assert not is_reference(best.spec)
 
 
-def test_training_opponents_include_the_minimax_anchor(minimax_run):
-    # The bootstrap trains against every anchor: O's first member must have met minimax X.
-    # metrics.csv names no opponents, so replay a seat draw the way the bootstrap source does.
-    from league.config import load_config as load
+def test_minimax_joins_the_training_opponents_after_the_bootstrap(minimax_run):
+    # The bootstrap trains against random play only; from the first rotation on the minimax
+    # anchor is a candidate the scheme weighs like any member, and the anchor share goes to the
+    # random anchor alone.
+    import envs
     from league.orchestration.phase import opponent_source
     from league.orchestration.plan import Turn
-    import envs
     from ratings import TrueSkillSystem
 
-    config = load(minimax_run / "config.toml")
+    config = load_config(minimax_run / "config.toml")
     game = envs.make("tictactoe")
-    with Pool.open(minimax_run / "pool") as pool:
-        source = opponent_source(config, game, pool, TrueSkillSystem(),
-                                 Turn(index=1, phase="bootstrap", rotation=0, role="player_2"), None)
-        rng = np.random.default_rng(0)
-        seated = {source.pick(["player_1"], rng)["player_1"] for _ in range(50)}
-        kinds = {pool.member(i).spec["kind"] for i in seated}
-    assert kinds == {"random", "reference"}
+
+    def seated_kinds(phase, rotation):
+        with Pool.open(minimax_run / "pool") as pool:
+            turn = Turn(index=3, phase=phase, rotation=rotation, role="player_2")
+            source = opponent_source(config, game, pool, TrueSkillSystem(), turn, pool.active("player_2")[-1])
+            rng = np.random.default_rng(0)
+            seated = [source.pick(["player_1"], rng)["player_1"] for _ in range(400)]
+            return [pool.member(i).spec["kind"] for i in seated]
+
+    assert set(seated_kinds("bootstrap", 0)) == {"random"}
+    rotation = seated_kinds("rotation", 1)
+    assert {"random", "reference", "mlp"} <= set(rotation)
+    # At least the run's shares: anchor_share 0.2 on random, reference_share 0.3 on minimax.
+    assert rotation.count("random") >= 0.15 * len(rotation)
+    assert rotation.count("reference") >= 0.25 * len(rotation)
+
+
+def test_the_anchor_share_goes_to_random_anchors_not_references():
+    from types import SimpleNamespace
+
+    from league.population.sampling import SamplingConfig, scheme_probabilities
+
+    def member(k, spec, anchor):
+        return SimpleNamespace(id=k, role="o", version=k, mu=25.0, sigma=1.0, games=0, anchor=anchor, spec=spec)
+
+    candidates = [member(0, {"kind": "random", "n_actions": 9}, True),
+                  member(1, reference_spec("minimax", "tictactoe", {}, 9), True),
+                  member(2, {"kind": "mlp"}, False)]
+    x = np.array([1.0, 0.0, 0.5])  # beats random always, never beats minimax
+    plain = scheme_probabilities("pfsp_hard", candidates, x, SamplingConfig())
+    assert plain[0] == 0 and plain[1] > plain[2] > 0
+    probs = scheme_probabilities("pfsp_hard", candidates, x, SamplingConfig(anchor_share=0.2))
+    assert probs[0] == pytest.approx(0.2)
+    assert np.allclose(probs[1:], 0.8 * plain[1:])
+    both = scheme_probabilities("pfsp_hard", candidates, x, SamplingConfig(anchor_share=0.2, reference_share=0.3))
+    assert both[0] == pytest.approx(0.2) and both.sum() == pytest.approx(1.0)
+    assert both[1] == pytest.approx(0.3 + 0.5 * plain[1]) and both[2] == pytest.approx(0.5 * plain[2])
+    # Without a reference among the candidates its share stays with the scheme.
+    alone = scheme_probabilities("pfsp_hard", [candidates[0], candidates[2]], x[[0, 2]],
+                                 SamplingConfig(anchor_share=0.2, reference_share=0.3))
+    assert alone == pytest.approx([0.2, 0.8])
+
+
+def test_shares_that_add_up_past_one_are_refused():
+    from league.population.sampling import SamplingConfig
+
+    with pytest.raises(ConfigError, match="reference_share"):
+        SamplingConfig(anchor_share=0.6, reference_share=0.5)

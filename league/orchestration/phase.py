@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 import envs
+from league.specs import is_reference
 from envs import Game
 from league.training.callbacks import EvalCallback
 from league.config import PhaseConfig, RunConfig
@@ -60,10 +61,12 @@ def stop_rules(phase: PhaseConfig, left_steps: int | None, left_seconds: float |
 
 def opponent_source(config: RunConfig, game: Game, pool: Pool, ratings: TrueSkillSystem, turn: Turn,
                     learner: Member | None) -> PoolOpponents:
-    """Who sits in the other seats: the anchors in the bootstrap, a sampled league after."""
+    """Who sits in the other seats: the uniform-random anchors in the bootstrap (reference anchors
+    such as minimax join from the first rotation on), a sampled league after."""
     roles = {s: game.roles[s] for s in game.seats}
     if turn.phase == "bootstrap":
-        anchors = {role: [m for m in pool.active(role) if m.anchor] for role in dict.fromkeys(roles.values())}
+        anchors = {role: [m for m in pool.active(role) if m.anchor and not is_reference(m.spec)]
+                   for role in dict.fromkeys(roles.values())}
         return PoolOpponents(pool, roles, _uniform, candidates=anchors)
     population = pool.state.get("population")
     if turn.phase == "exploit":

@@ -38,6 +38,7 @@ import numpy as np
 
 from league.checks import check_range
 from league.lookup import resolve
+from league.specs import is_reference
 from league.errors import ConfigError
 from ratings import Rating, TrueSkillSystem
 
@@ -135,8 +136,13 @@ class SamplingConfig:
     min_games: int = 20
     """Games a pair needs before its empirical win rate replaces the rating-based estimate."""
     anchor_share: float = 0.0
-    """Share of draws put on the anchors (uniformly) on top of the scheme, whatever it thinks of
-    them: games against uniform random keep the learner visiting every kind of position."""
+    """Share of draws put on the uniform-random anchors (not the reference anchors) on top of the
+    scheme, whatever it thinks of them: games against random play keep the learner visiting every
+    kind of position."""
+    reference_share: float = 0.0
+    """Share of draws put on the reference anchors (``game.references``, e.g. minimax) on top of the
+    scheme: AlphaStar's games against fixed opponents, so a learner keeps beating (or drawing)
+    perfect play while it trains against a population that moves."""
     online: bool = False
     """Re-estimate ``x`` during a training turn from the learner's own results against each
     candidate (AlphaStar's PFSP reads current win rates), instead of fixing the weights at the
@@ -163,6 +169,10 @@ class SamplingConfig:
                 f"expected the three shares to sum to 1")
         check_range("sampling.min_games", self.min_games, low=0, integer=True)
         check_range("sampling.anchor_share", self.anchor_share, low=0.0, high=1.0)
+        check_range("sampling.reference_share", self.reference_share, low=0.0, high=1.0)
+        if self.anchor_share + self.reference_share > 1.0:
+            raise ConfigError(f"sampling.anchor_share + sampling.reference_share = "
+                              f"{self.anchor_share + self.reference_share!r}: expected at most 1")
         check_range("sampling.online_prior_games", self.online_prior_games, low=0.0, low_open=True)
         check_range("sampling.online_halflife", self.online_halflife, low=0.0, low_open=True)
         check_range("sampling.online_refresh", self.online_refresh, low=1, integer=True)
@@ -317,9 +327,14 @@ def scheme_probabilities(scheme: str | Scheme, candidates: Sequence[Candidate], 
         raise ValueError(f"scheme {scheme!r} returned {probs!r}: expected {len(candidates)} "
                          f"finite non-negative weights")
     probs = _normalized(probs)
-    anchors = np.array([bool(getattr(c, "anchor", False)) for c in candidates])
-    if config.anchor_share > 0 and anchors.any():
-        probs = (1.0 - config.anchor_share) * probs + config.anchor_share * anchors / anchors.sum()
+    refs = np.array([is_reference(getattr(c, "spec", None)) for c in candidates])
+    anchors = np.array([bool(getattr(c, "anchor", False)) for c in candidates]) & ~refs
+    # Each share goes to its group uniformly; a group the candidates lack leaves its share to the scheme.
+    shares = [(share, chosen) for share, chosen in ((config.anchor_share, anchors), (config.reference_share, refs))
+              if share > 0 and chosen.any()]
+    probs = (1.0 - sum(share for share, _ in shares)) * probs
+    for share, chosen in shares:
+        probs = probs + share * chosen / chosen.sum()
     return probs
 
 
