@@ -130,9 +130,11 @@ _QUICK = ("ppo.n_envs=8",)
 
 FULL: dict[str, Setup] = {
     # rps and Kuhn runs are cheap and their outcomes vary much between seeds: more seeds there.
-    "rps": Setup({"max_cycles": 1}, rotations=8, bootstrap_steps=1024, turn_steps=1536, eval_budget=40,
+    # Budgets doubled (rps) and more (Kuhn: 5 -> 12 rotations) after the first run, whose intervals
+    # overlapped: a longer league gives PFSP and the population policy room to pull apart.
+    "rps": Setup({"max_cycles": 1}, rotations=16, bootstrap_steps=1024, turn_steps=1536, eval_budget=40,
                  extra=(*_SMALL_GAME_PPO, "hparams.ent_coef=[0.003, 0.01]"), seeds=10),
-    "kuhn_poker": Setup({"num_players": 2}, rotations=5, bootstrap_steps=4096, turn_steps=4096,
+    "kuhn_poker": Setup({"num_players": 2}, rotations=12, bootstrap_steps=4096, turn_steps=4096,
                         eval_budget=40, extra=_SMALL_GAME_PPO, seeds=8),
     "tictactoe": Setup({}, rotations=3, bootstrap_steps=16384, turn_steps=8192, eval_budget=40,
                        ref_episodes=100, width=64),
@@ -151,8 +153,8 @@ QUICK: dict[str, Setup] = {
 }
 
 METRICS: dict[str, tuple[str, ...]] = {
-    "rps": ("latest_expl", "pop_uniform_expl", "pop_rated_expl"),
-    "kuhn_poker": ("latest_expl", "pop_uniform_expl", "pop_rated_expl"),
+    "rps": ("latest_expl", "pop_uniform_expl", "pop_rated_expl", "pop_nash_expl"),
+    "kuhn_poker": ("latest_expl", "pop_uniform_expl", "pop_rated_expl", "pop_nash_expl"),
     "tictactoe": ("minimax_win", "minimax_draw", "minimax_loss", "random_win", "random_draw", "random_loss"),
     "connect_four": ("minimax_win", "minimax_draw", "minimax_loss", "random_win", "random_draw", "random_loss"),
 }
@@ -160,6 +162,7 @@ METRIC_LABELS = {
     "latest_expl": "exploitability, newest members",
     "pop_uniform_expl": "exploitability, population (uniform)",
     "pop_rated_expl": "exploitability, population (rating-weighted)",
+    "pop_nash_expl": "exploitability, population policy (Nash, stored)",
     "minimax_win": "best vs minimax: win", "minimax_draw": "best vs minimax: draw",
     "minimax_loss": "best vs minimax: loss", "random_win": "best vs random: win",
     "random_draw": "best vs random: draw", "random_loss": "best vs random: loss",
@@ -208,6 +211,22 @@ class _Measure:
             self._nets[member_id] = network_probs(load_network(m.spec, self.league.pool.weights(member_id)))
         return self._nets[member_id]
 
+    def _member_probs(self, member_id: int) -> ProbsFn:
+        """A member's action probabilities; uniform over legal actions for a weightless anchor."""
+        m = self.league.pool.member(member_id)
+        if m.spec.get("kind") != "random":
+            return self._probs(member_id)
+        n = int(m.spec["n_actions"])
+        return lambda obs, mask: (np.ones((len(obs), n)) if mask is None else np.asarray(mask, float)) / (
+            n if mask is None else np.asarray(mask, float).sum(axis=1, keepdims=True))
+
+    def _population_policy(self) -> list[dict[int, float]] | None:
+        """Each role's stored population policy (the league's answer: Nash over the payoff table
+        after every turn, whatever the scheme), as member id -> weight; None before the first."""
+        stored = self.league.pool.state.get("population") or {}
+        mixes = [{int(k): float(w) for k, w in stored.get(role, {}).items() if w > 0} for role in self.league.roles]
+        return mixes if all(mixes) else None
+
     def _trained(self, role: str, active: bool) -> list[Any]:
         members = self.league.pool.active(role) if active else self.league.pool.members(role)
         return [m for m in members if not m.anchor and m.spec.get("kind") == "mlp"]
@@ -255,6 +274,12 @@ class _Measure:
             members = [strat[i] for i in population[r]]
             out["pop_uniform_expl"].append(rps_exploitability(mixture(members)))
             out["pop_rated_expl"].append(rps_exploitability(mixture(members, weights[r])))
+        mixes = self._population_policy()
+        if mixes is not None:
+            for r, role in enumerate(self.league.roles):
+                seat = self.league.seat_of[role]
+                strategies = [rps_strategy(self._member_probs(i), self.game, seat) for i in mixes[r]]
+                out["pop_nash_expl"].append(rps_exploitability(mixture(strategies, list(mixes[r].values()))))
         return {k: float(np.mean(v)) for k, v in out.items()}
 
     def _kuhn_poker(self) -> dict[str, float]:
@@ -265,6 +290,9 @@ class _Measure:
             "latest_expl": kuhn_exploitability(g, kuhn_tabular_policy(g, [self._probs(i) for i in newest])),
             "pop_uniform_expl": kuhn_exploitability(g, kuhn_mixture_policy(g, pops)),
             "pop_rated_expl": kuhn_exploitability(g, kuhn_mixture_policy(g, pops, weights)),
+            **({} if (mixes := self._population_policy()) is None else {"pop_nash_expl": kuhn_exploitability(
+                g, kuhn_mixture_policy(g, [[self._member_probs(i) for i in mix] for mix in mixes],
+                                       [list(mix.values()) for mix in mixes]))}),
         }
 
     def _vs_references(self) -> dict[str, float]:

@@ -88,6 +88,8 @@ class Job:
     episode_scale: float = 1.0
     keep: Path | None = None
     """Keep the league's output directory under here (else a temporary directory)."""
+    reuse: bool = False
+    """Measure the run already in ``keep`` (when it holds a pool) instead of running it again."""
 
 
 @dataclass
@@ -105,11 +107,14 @@ def _run_league(job: Job, extra: Sequence[str]) -> list[tuple[float, str, float]
         out = base / f"{job.game}_{job.method}_seed{job.seed}"
         cmd = [sys.executable, "-m", "league.run", "--config", str(job.config), "--out", str(out), "--quiet",
                f"seed={job.seed}", f"max_seconds={job.seconds:g}", *job.overrides, *extra]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=4 * job.seconds + 900)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd[1:])} exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
+        reused = job.reuse and (out / "pool").exists()
+        wall = None
+        if not reused:
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=4 * job.seconds + 900)
+            wall = time.perf_counter() - t0
+            if proc.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd[1:])} exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
         with Pool.open(out / "pool") as pool:
             view = PoolAtTime(pool)
             # The end mark is the whole pool, whenever its last member came: the league's budget
@@ -117,7 +122,8 @@ def _run_league(job: Job, extra: Sequence[str]) -> list[tuple[float, str, float]
             marks = {f: (None if f >= 1.0 else f * job.seconds) for f in job.fractions}
             rows = (kuhn_rows(view, marks) if job.game == "kuhn_poker"
                     else board_rows(view, job.game, marks, job.episode_scale))
-            rows += [(1.0, "process_seconds", wall), (1.0, "run_seconds", float(pool.state.get("elapsed", 0.0))),
+            rows += [(1.0, "process_seconds", wall)] if wall is not None else []  # a reused run's is unknown
+            rows += [(1.0, "run_seconds", float(pool.state.get("elapsed", 0.0))),
                      (1.0, "steps", float(pool.state.get("steps", 0))),
                      (1.0, "members", float(sum(not m.anchor for m in pool.members())))]
         return rows
@@ -200,7 +206,8 @@ def _jobs(args: argparse.Namespace) -> tuple[list[Job], list[str]]:
             # CFR is deterministic: one run stands for every seed.
             for seed in range(1 if method == "cfr" else seeds):
                 jobs.append(Job(game, method, seed, float(seconds[game]), fractions, Path(configs[game]),
-                                tuple(overrides), QUICK_EPISODES if args.quick else 1.0, args.keep_runs))
+                                tuple(overrides), QUICK_EPISODES if args.quick else 1.0, args.keep_runs,
+                                args.reuse_runs))
         if game == "kuhn_poker" and (why := anchors.psro_unavailable()):
             notes.append(why)
     # Longest first, so the last jobs to finish are short ones and every worker stays busy.
@@ -227,8 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
                         help="output directory (default benchmarks/results)")
     parser.add_argument("--keep-runs", type=Path, default=None, help="keep the leagues' output directories here")
+    parser.add_argument("--reuse-runs", action="store_true",
+                        help="with --keep-runs: measure the leagues already kept there instead of running them "
+                             "again (their process wall time is then not recorded)")
     parser.add_argument("--report-only", action="store_true", help="rebuild the table and plots from the CSV")
     args = parser.parse_args(argv)
+    if args.reuse_runs and args.keep_runs is None:
+        parser.error("--reuse-runs needs --keep-runs DIR (the directory that holds the runs)")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
         print(report(args.out, None))
