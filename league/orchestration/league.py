@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import envs
-from league.config import RunConfig
+from league.config import GameConfig, RunConfig
 from league.errors import ConfigError, ResumeMismatchError
 from league.evaluation.blocks import BlockPlayer
 from league.evaluation.evaluator import EvaluationConfig, Evaluator
@@ -41,7 +41,7 @@ from league.pool import Member, Pool
 from league.population.pruning import apply as apply_pruning, select as select_pruning
 from ratings import TrueSkillSystem
 
-__all__ = ["League", "POOL_DIR"]
+__all__ = ["League", "POOL_DIR", "anchor_specs"]
 
 POOL_DIR = "pool"
 
@@ -68,8 +68,7 @@ class League:
             check_tensorboard()  # before the pool exists: a run that cannot log leaves nothing behind
         self.log = log if log is not None else sys.stderr
         self.game = envs.make(config.game.name, **config.game.kwargs)
-        for name in config.game.references:
-            self.game.reference(name)  # an unknown name fails now, listing the game's references
+        anchor_specs(config.game, self.game, self.game.seats[0])  # an unknown reference fails now
         self.roles: list[str] = list(dict.fromkeys(self.game.roles[s] for s in self.game.seats))
         self.seat_of = {role: next(s for s in self.game.seats if self.game.roles[s] == role)
                         for role in self.roles}
@@ -113,16 +112,10 @@ class League:
         return self.state.to_dict()
 
     def _anchors(self) -> None:
-        """Per role, a uniform-random anchor and one anchor per ``game.references``: version 0,
-        never pruned (anchors added before a crash are not added again)."""
+        """Each role's ``anchor_specs`` members (those added before a crash are not added again)."""
         have = {(m.role, m.hparams.get("anchor")) for m in self.pool.members() if m.anchor}
-        game = self.config.game
         for role in self.roles:
-            seat = self.seat_of[role]
-            specs = {"uniform_random": random_spec(self.game.n_actions(seat), self.game.action_spec(seat))}
-            for name in game.references:
-                specs[f"reference:{name}"] = reference_spec(name, game.name, game.kwargs, self.game.n_actions(seat))
-            for label, spec in specs.items():
+            for label, spec in anchor_specs(self.config.game, self.game, self.seat_of[role]).items():
                 if (role, label) not in have:
                     self.pool.add(role, {}, spec=spec, hparams={"anchor": label}, step=0, anchor=True,
                                   state=self._commit(turn=0, stage="start", steps=0))
@@ -313,3 +306,13 @@ class League:
     def close(self) -> None:
         self.backend.close()
         self.pool.close()
+
+
+def anchor_specs(config: GameConfig, game: envs.Game, seat: str) -> dict[str, dict[str, Any]]:
+    """A seat's anchors by label: uniform random, and one per ``config.references`` (``reference:<name>``),
+    never pruned; an unknown reference name raises ``GameConfigError`` listing the game's."""
+    specs = {"uniform_random": random_spec(game.n_actions(seat), game.action_spec(seat))}
+    for name in config.references:
+        game.reference(name)
+        specs[f"reference:{name}"] = reference_spec(name, config.name, config.kwargs, game.n_actions(seat))
+    return specs
