@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 import envs
-from league.specs import is_reference
 from envs import Game
 from league.training.callbacks import EvalCallback
 from league.config import PhaseConfig, RunConfig
@@ -25,6 +24,7 @@ from league.training.hparams import config_from_hparams, sample_hparams
 from league.population.opponents import PoolOpponents
 from league.orchestration.plan import Turn, derive_seed
 from league.pool import Member, Pool
+from league.specs import is_reference
 from league.training.ppo import PPOConfig
 from league.population.online import OnlineWinRates
 from league.population.sampling import OpponentSampler
