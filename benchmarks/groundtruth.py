@@ -39,6 +39,7 @@ __all__ = [
     "RPS_PAYOFF",
     "ProbsFn",
     "network_probs",
+    "uniform_probs",
     "first_observation",
     "rps_strategy",
     "rps_exploitability",
@@ -69,6 +70,16 @@ def network_probs(net: ActorCritic) -> ProbsFn:
         logits = net.actor(torch.as_tensor(np.asarray(obs, dtype=np.float32)))
         m = None if mask is None else torch.as_tensor(np.asarray(mask, dtype=bool))
         return torch.softmax(masked_logits(logits, m), dim=-1).double().numpy()
+
+    return probs
+
+
+def uniform_probs(n_actions: int) -> ProbsFn:
+    """Uniform over the legal actions (over all ``n_actions`` without a mask): a random anchor."""
+
+    def probs(obs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        m = np.ones((len(obs), n_actions)) if mask is None else np.asarray(mask, dtype=float)
+        return m / m.sum(axis=1, keepdims=True)
 
     return probs
 

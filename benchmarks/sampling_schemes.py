@@ -64,7 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import envs  # noqa: E402
 from benchmarks.groundtruth import (  # noqa: E402
     ProbsFn, kuhn_exploitability, kuhn_mixture_policy, kuhn_tabular_policy, mixture, network_probs,
-    rps_exploitability, rps_strategy)
+    rps_exploitability, rps_strategy, uniform_probs)
 from league.training.callbacks import EvalCallback  # noqa: E402
 from league.config import load_config  # noqa: E402
 from league.orchestration import League, Turn  # noqa: E402
@@ -216,9 +216,7 @@ class _Measure:
         m = self.league.pool.member(member_id)
         if m.spec.get("kind") != "random":
             return self._probs(member_id)
-        n = int(m.spec["n_actions"])
-        return lambda obs, mask: (np.ones((len(obs), n)) if mask is None else np.asarray(mask, float)) / (
-            n if mask is None else np.asarray(mask, float).sum(axis=1, keepdims=True))
+        return uniform_probs(int(m.spec["n_actions"]))
 
     def _population_policy(self) -> list[dict[int, float]] | None:
         """Each role's stored population policy (the league's answer: Nash over the payoff table

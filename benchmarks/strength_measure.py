@@ -28,7 +28,8 @@ import numpy as np
 import pyspiel
 
 import envs
-from benchmarks.groundtruth import ProbsFn, kuhn_exploitability, kuhn_mixture_policy, network_probs
+from benchmarks.groundtruth import (ProbsFn, kuhn_exploitability, kuhn_mixture_policy, network_probs,
+                                    uniform_probs)
 from league.models import ActorCritic, is_reference, is_weightless, load_network
 from league.pool import Member, Pool
 from league.training.callbacks import EvalCallback
@@ -90,13 +91,7 @@ class PoolAtTime:
         """The member's sampling distribution (uniform over legal actions for a weightless one)."""
         if member.id not in self._probs:
             if is_weightless(member.spec):
-                n = int(member.spec["n_actions"])
-
-                def uniform(obs: np.ndarray, mask: np.ndarray | None, n: int = n) -> np.ndarray:
-                    m = np.ones((len(obs), n)) if mask is None else np.asarray(mask, dtype=float)
-                    return m / m.sum(axis=1, keepdims=True)
-
-                self._probs[member.id] = uniform
+                self._probs[member.id] = uniform_probs(int(member.spec["n_actions"]))
             else:
                 self._probs[member.id] = network_probs(self.network(member))
         return self._probs[member.id]
