@@ -317,6 +317,90 @@ def test_holdem_lean_steps_and_fast_reads_match_the_stock_env_step_for_step():
     assert steps > 300 and illegal > 20
 
 
+def test_holdem_rules_play_rlcards_game_hand_for_hand_showdowns_and_split_pots_included():
+    # envs.games.holdem_rules replaces RLCard's game objects: over many hands of 2 to 10 seats,
+    # reseeded and unseeded, played by a caller that mostly calls and checks (so most hands
+    # reach a showdown), every flag, reward, agent order and observation must be the stock
+    # env's, and the generator must be where RLCard leaves it (the unseeded hands that follow).
+    from pettingzoo.classic.rlcard_envs import texas_holdem
+
+    def play(env, rng, log):
+        while env.agents:
+            agent = env.agent_selection
+            obs = env.observe(agent)
+            log.append((agent, obs["observation"].tobytes(), obs["action_mask"].tobytes(), dict(env.terminations),
+                        {a: float(r) for a, r in env.rewards.items()}))
+            if env.terminations[agent]:
+                env.step(None)
+                continue
+            legal = np.flatnonzero(obs["action_mask"])
+            passive = [a for a in legal if a in (0, 3)]
+            u = rng.random()
+            action = int(rng.choice(passive)) if u < 0.8 else 1 if (u < 0.95 and 1 in legal) else 2
+            env.step(action)
+
+    showdowns = split = 0
+    for players in (2, 3, 4, 6, 10):
+        stock = texas_holdem.raw_env(num_players=players)
+        ours = envs.make("texas_holdem", num_players=players).new_env()
+        for seed in range(40):
+            for k in range(3):  # a seeded hand, then two dealt from where the generator stands
+                logs = []
+                for env in (stock, ours):
+                    env.reset(seed=seed if k == 0 else None)
+                    logs.append([])
+                    play(env, np.random.default_rng([players, seed, k]), logs[-1])
+                assert logs[0] == logs[1], (players, seed, k)
+                hand = ours.hand
+                alive = hand.folded.count(False)
+                showdowns += alive > 1
+                final = next(rewards for *_, flags, rewards in logs[1] if all(flags.values()))
+                won = [r for r in final.values() if r > 0]
+                split += len(won) > 1
+    assert showdowns > 300 and split > 10
+
+
+def test_holdem_pots_split_as_rlcards_judger_splits_them_odd_chips_included():
+    from rlcard.games.limitholdem.judger import LimitHoldemJudger
+
+    from envs.games.holdem_rules import LimitHand
+
+    rng = np.random.default_rng(11)
+    odd = 0
+    for trial in range(3000):
+        n = int(rng.integers(2, 11))
+        ours, theirs = np.random.RandomState(trial), np.random.RandomState(trial)
+        hand = LimitHand(n, ours)
+        hand.in_chips = [int(c) for c in rng.choice([0, 1, 2, 3, 5, 8, 12], size=n)]
+        winners = [int(w) for w in rng.random(n) < 0.4]
+        if not any(winners):
+            winners[int(rng.integers(n))] = 1
+        if not any(hand.in_chips):
+            continue
+        got = hand._split(winners)
+        want = LimitHoldemJudger(theirs).split_pots_among_players(hand.in_chips, winners)
+        assert got == [int(w) for w in want], (hand.in_chips, winners)
+        moved = ours.get_state()[2] != np.random.RandomState(trial).get_state()[2]
+        odd += moved
+        assert ours.randint(2**31) == theirs.randint(2**31)  # the same draws for the odd chips
+    assert odd > 100
+
+
+def test_holdem_draws_the_hand_the_stock_env_draws():
+    pytest.importorskip("pygame")
+    from pettingzoo.classic.rlcard_envs import texas_holdem
+
+    stock = texas_holdem.raw_env(num_players=4, render_mode="rgb_array")
+    ours = envs.make("texas_holdem", num_players=4).new_env()
+    ours.render_mode = "rgb_array"
+    for env in (stock, ours):
+        env.reset(seed=5)
+        for _ in range(5):  # past the flop
+            env.step(0 if env.observe(env.agent_selection)["action_mask"][0] else 3)
+    assert ours.hand.public
+    np.testing.assert_array_equal(ours.render(), stock.render())
+
+
 @pytest.mark.parametrize("name,kwargs", GAMES + [("rps", {})])
 def test_a_batch_leaves_the_garbage_collector_as_it_found_it_and_makes_no_cycles(name, kwargs):
     import gc

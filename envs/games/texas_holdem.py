@@ -13,13 +13,7 @@ from rlcard.utils import seeding
 from envs.errors import GameConfigError
 from envs.game import Game
 from envs.games._common import random_reference, seat_roles
-
-_ACTIONS = {"call": 0, "raise": 1, "fold": 2, "check": 3}
-"""RLCard's action names -> PettingZoo's action indices (``LimitholdemEnv.actions``' order)."""
-
-
-def _no_state(player: int) -> None:
-    return None
+from envs.games.holdem_rules import CARD_NAMES, CHECK, FOLD, LimitHand
 
 
 @functools.lru_cache(maxsize=4096)
@@ -30,104 +24,104 @@ def _rlcard_key(seed: int) -> tuple[int, ...]:
 
 
 class RawEnv(texas_holdem.raw_env):
-    """PettingZoo's raw hold'em env, seeded in place and stepped without unread observations.
+    """PettingZoo's raw hold'em env, its hands played by ``LimitHand`` and seeded in place.
 
-    PettingZoo seeds a reset by rebuilding the RLCard env (``rlcard.make``: a new game, a JSON
-    read, a fresh ``RandomState`` from OS entropy), ~0.5 ms; evaluation seeds every match.
-    Reseeding the env's generator with RLCard's own seed derivation deals the same cards
-    (``tests/test_match_engine.py`` compares them with the stock env) in ~0.06 ms.
-
-    A stock step builds three observations nobody reads (RLCard's ``Env.step`` encodes the
-    next player's state, RLCard's ``Game.step`` builds a state dict to return, PettingZoo
-    encodes the mover's into ``_last_obs``) and a stock reset two. Here ``reset`` and ``step``
-    play the same transitions on RLCard's game directly (the same deal, action decoding,
-    action record and legal moves; the same rewards, flags and agent order), so the one
-    observation the engine needs (``observe`` or ``read_hand``) is the only one built.
-    The same tests compare every hand's observations, flags and rewards with the stock env's.
+    The stock env's hands are RLCard's ``LimitHoldemGame``; here ``envs.games.holdem_rules``
+    plays them on integers under the same rules and the same generator (RLCard's env keeps the
+    generator and the card indices; the stock env's seeding rebuilds that env, ~0.5 ms, where
+    reseeding its generator with RLCard's own seed derivation deals the same cards in ~0.06 ms).
+    A stock step also builds three observations nobody reads; here the one observation the
+    engine needs (``observe``, or ``read_hand`` without the dict) is the only one built.
+    ``tests/test_match_engine.py`` compares every hand's deal, observations, flags, rewards and
+    agent order with the stock env's, illegal actions (decoded to check or fold) included.
     """
 
     def _seed(self, seed: int | None = None) -> None:
         if seed is None or not (isinstance(seed, int) and seed >= 0):
-            super()._seed(seed)  # RLCard's own checks and entropy
+            super()._seed(seed)  # RLCard's own checks and entropy (a new RLCard env)
             return
-        rng = self.env.np_random
-        rng.seed(_rlcard_key(seed))
-        self.env.game.np_random = rng
+        self.env.np_random.seed(_rlcard_key(seed))
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
         if seed is not None:
             self._seed(seed=seed)
-        rl = self.env
-        game = rl.game
-        game.get_state = _no_state  # init_game builds the first state only to return it
-        try:
-            player_id = game.init_game()[1]
-        finally:
-            del game.get_state
-        rl.action_recorder = []
+        hand = getattr(self, "hand", None)
+        if hand is None or hand.rng is not self.env.np_random:
+            self.hand = hand = LimitHand(self.num_players, self.env.np_random)
+        hand.deal()
         agents = self.possible_agents
-        # Hole cards are dealt once a hand: read_hand takes their feature indices from here.
-        card = rl.card2index
-        self.hole = {a: [card[c.suit + c.rank] for c in p.hand] for a, p in zip(agents, game.players)}
+        # Hole cards are dealt once a hand: read_hand takes them from here.
+        self.hole = dict(zip(agents, hand.hole))
         self.agents = agents[:]
-        self.agent_selection = agents[player_id]
+        self.agent_selection = agents[hand.pointer]
         self.rewards = dict.fromkeys(agents, 0)
         self._cumulative_rewards = dict.fromkeys(agents, 0)
         self.terminations = dict.fromkeys(agents, False)
         self.truncations = dict.fromkeys(agents, False)
         self.infos = {a: {} for a in agents}
-        self.next_legal_moves = sorted(_ACTIONS[a] for a in game.get_legal_actions())
+        self.next_legal_moves = hand.legal()
         self._last_obs = None  # the stock env's copy of the first observation; nothing reads it
 
     def step(self, action: Any) -> None:
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             return self._was_dead_step(action)
-        rl = self.env
-        game = rl.game
-        # RLCard's _decode_action: an illegal action becomes check, else fold (next_legal_moves
-        # are the mover's legal actions, what RLCard would ask the game for again).
-        name = rl.actions[action]
+        hand = self.hand
+        # RLCard's _decode_action: an illegal action becomes check, else fold.
         legal = self.next_legal_moves
-        if _ACTIONS[name] not in legal:
-            name = "check" if _ACTIONS["check"] in legal else "fold"
-        rl.timestep += 1
-        rl.action_recorder.append((game.game_pointer, name))
-        game.get_state = _no_state  # Game.step builds the next state only to return it
-        try:
-            player_id = game.step(name)[1]
-        finally:
-            del game.get_state
+        if action not in legal:
+            action = CHECK if CHECK in legal else FOLD
+        hand.act(action)
         agents = self.possible_agents
-        if game.is_over():
-            self.rewards = dict(zip(agents, game.get_payoffs()))
+        if hand.over:
+            self.rewards = dict(zip(agents, hand.payoffs()))
             self.next_legal_moves = []
             self.terminations = dict.fromkeys(agents, True)
             self.truncations = dict.fromkeys(agents, False)
             self._cumulative_rewards[agent] = 0
-            self.agent_selection = agents[player_id]
+            self.agent_selection = agents[hand.pointer]
             self._accumulate_rewards()
             self._deads_step_first()
         else:
             # Mid-hand every reward is 0 and nobody is out, so PettingZoo's reward accumulation
             # and dead-agent ordering would change nothing.
-            self.next_legal_moves = [_ACTIONS[a] for a in game.get_legal_actions()]
-            self.agent_selection = agents[player_id]
+            self.next_legal_moves = hand.legal()
+            self.agent_selection = agents[hand.pointer]
         if self.render_mode == "human":
             self.render()
+
+    def observe(self, agent: str) -> dict[str, np.ndarray]:
+        """The stock observation: 72 float32 features and an int8 mask of the legal actions."""
+        hot, legal = read_hand(self, agent)
+        obs = np.zeros(72, np.float32)
+        obs[hot] = 1.0
+        mask = np.zeros(4, np.int8)
+        mask[legal] = 1
+        return {"observation": obs, "action_mask": mask}
+
+    def render(self) -> Any:
+        """PettingZoo's drawing, which reads each seat's cards and chips from RLCard's game."""
+        hand = self.hand
+        rl_game = self.env.game
+
+        def state(i: int) -> dict[str, Any]:
+            return {"hand": [CARD_NAMES[c] for c in hand.hole[i]],
+                    "public_cards": [CARD_NAMES[c] for c in hand.public], "my_chips": hand.in_chips[i]}
+
+        rl_game.get_state = state
+        try:
+            return super().render()
+        finally:
+            del rl_game.get_state
 
 
 def read_hand(env: RawEnv, seat: str) -> tuple[list[int], list[int]]:
     """The one-hot features of ``seat`` (the board and its cards, each betting round's raise
     count) and the legal actions of the seat to move: what ``env.observe`` encodes, read off
-    RLCard's game without building its state dicts (the hole cards' indices come from
-    ``RawEnv.hole``, set at each reset)."""
-    rl = env.env
-    game = rl.game
-    card = rl.card2index
-    hot = [card[c.suit + c.rank] for c in game.public_cards]
-    hot += env.hole[seat]
-    hot += [52 + 5 * i + n for i, n in enumerate(game.history_raise_nums)]
+    the hand without building the observation dict (card numbers are the feature indices)."""
+    hand = env.hand
+    hot = hand.public + env.hole[seat]
+    hot += [52 + 5 * i + n for i, n in enumerate(hand.raise_nums)]
     return hot, env.next_legal_moves
 
 
