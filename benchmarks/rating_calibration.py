@@ -48,7 +48,7 @@ from league.evaluation.matches import LocalBackend  # noqa: E402
 from league.pool import Pool  # noqa: E402
 from league.population.opponents import MemberLoader  # noqa: E402
 from ratings import Rating, TrueSkillSystem, fit_trueskill, replay_trueskill  # noqa: E402
-from ratings.calibration import calibration, predict_first_place, reliability  # noqa: E402
+from ratings.calibration import calibration, ece_interval, predict_first_place, reliability  # noqa: E402
 
 GAMES = {
     # game -> (config file or None for the built-in default, overrides)
@@ -117,6 +117,7 @@ def check_run(game_name: str, run: Path, holdout: int, h2h: int, seed: int) -> d
                   for seating, o in zip(seatings, outcomes)]
         pred_a, obs_a = predict_first_place(played, ratings, beta)
         result[name] = calibration(pred_a, obs_a, len(game.seats))._asdict()
+        result[name]["ece_interval"] = ece_interval(pred_a, obs_a, len(game.seats))
         result[name + "_diagram"] = reliability(pred_a, obs_a)
         score = {m: ratings[m].mu - 3 * ratings[m].sigma for m in ratings}
         inv = inversions(paired, score, z=2.5)
@@ -139,17 +140,18 @@ def report(results: list[dict], out: Path, note: str) -> None:
              f"Written by `benchmarks/rating_calibration.py` on {time.strftime('%Y-%m-%d')}. {note}", "",
              "Held-out matches: seatings drawn uniformly from each role's active members, played as the run's "
              "evaluation plays them. `ECE`: expected calibration error of the predicted first-place "
-             "probability (10 bins); `Brier` beside the constant predictor's. `logged`: the ratings the run "
+             "probability (10 bins), with a 90 % bootstrap interval (held-out matches resampled); `Brier` beside the constant predictor's. `logged`: the ratings the run "
              "left (its beta); `refit`: replayed from the match log with beta and draw probability fitted "
              "by maximum likelihood.", "",
-             "| game | members | log matches | episodes / match | held-out seats | ratings | beta | ECE | Brier | "
-             "Brier, constant | inversions (> 2.5 SE) |",
-             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+             "| game | members | log matches | episodes / match | held-out seats | ratings | beta | ECE | ECE, 90 % | "
+             "Brier | Brier, constant | inversions (> 2.5 SE) |",
+             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         for name, beta in (("logged", r["beta"]), ("refit", r["fit"].beta)):
             c = r[name]
             lines.append(f"| {r['game']} | {r['members']} | {r['log']} | {r['episodes_per_match']} | {c['n']} | "
-                         f"{name} | {beta:.3g} | {c['ece']:.3f} | {c['brier']:.4f} | {c['brier_constant']:.4f} | "
+                         f"{name} | {beta:.3g} | {c['ece']:.3f} | {c['ece_interval'][0]:.3f}–{c['ece_interval'][1]:.3f} | "
+                         f"{c['brier']:.4f} | {c['brier_constant']:.4f} | "
                          f"{len(r[name + '_inversions'])} of {len(r['pairs'])} |")
     lines += ["", "## Paired head-to-head, within each role", "",
               "Each pair ordered by the logged conservative rating (higher first); the difference is the "
@@ -181,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", nargs="+", default=list(GAMES), choices=list(GAMES))
     parser.add_argument("--runs", type=Path, default=None, help="keep runs here (reused when present)")
-    parser.add_argument("--holdout", type=int, default=1000, help="held-out matches per game")
+    parser.add_argument("--holdout", type=int, default=2000,
+                        help="held-out matches per game (2000: ECE's 90 %% interval about +-0.01 on connect four)")
     parser.add_argument("--h2h", type=int, default=2000, help="paired episodes per member")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")

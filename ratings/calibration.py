@@ -34,8 +34,8 @@ from ratings.replay import _seating, replay_trueskill
 from ratings.trueskill_system import TrueSkillSystem
 from ratings.winprob import first_place_probability
 
-__all__ = ["Calibration", "Reliability", "calibration", "first_place_observed", "predict_first_place",
-           "prequential_first_place", "reliability"]
+__all__ = ["Calibration", "Reliability", "calibration", "ece_interval", "first_place_observed",
+           "predict_first_place", "prequential_first_place", "reliability"]
 
 BINS = 10
 """Equal-width probability bins of the ECE and the reliability diagram."""
@@ -126,6 +126,30 @@ def calibration(pred: np.ndarray, obs: np.ndarray, seats: int, bins: int = BINS)
               for b in range(bins) if (which == b).any())
     return Calibration(float(ece), float(np.mean((pred - obs) ** 2)),
                        float(np.mean((1.0 / seats - obs) ** 2)), int(len(pred)))
+
+
+def ece_interval(pred: np.ndarray, obs: np.ndarray, seats: int, *, level: float = 0.9, draws: int = 1000,
+                 bins: int = BINS, seed: int = 0) -> tuple[float, float]:
+    """A bootstrap interval of the ECE: matches (``seats`` consecutive predictions each, as
+    ``predict_first_place`` lays them out) resampled with replacement, ``draws`` times.
+
+    The ECE of a finite sample is itself noisy (and biased up: every bin's gap picks up its
+    sampling error), so a single value near a bar says little without it.
+    """
+    pred, obs = np.asarray(pred, dtype=float), np.asarray(obs, dtype=float)
+    if pred.shape != obs.shape or len(pred) % seats:
+        raise ValueError(f"{pred.shape} predictions and {obs.shape} observations are not whole matches of {seats}")
+    if len(pred) == 0:
+        return float("nan"), float("nan")
+    p, o = pred.reshape(-1, seats), obs.reshape(-1, seats)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        pick = rng.integers(len(p), size=len(p))
+        values.append(calibration(p[pick].ravel(), o[pick].ravel(), seats, bins).ece)
+    tail = 50.0 * (1.0 - level)
+    lo, hi = np.percentile(values, [tail, 100.0 - tail])
+    return float(lo), float(hi)
 
 
 def reliability(pred: np.ndarray, obs: np.ndarray, bins: int = BINS, min_count: int = 5) -> Reliability:

@@ -111,5 +111,6 @@ def test_rating_calibration_quick(tmp_path: Path) -> None:
     assert [r.split("|")[6].strip() for r in rows] == ["logged", "refit"]
     for row in rows:
         ece = float(row.split("|")[8])
-        assert 0.0 <= ece <= 1.0
+        lo, hi = map(float, row.split("|")[9].split("–"))
+        assert 0.0 <= lo <= hi <= 1.0 and 0.0 <= ece <= 1.0
     assert (tmp_path / "rating_calibration.png").stat().st_size > 10_000

@@ -10,7 +10,7 @@ from PIL import Image
 
 from league.orchestration.figures import eval_curves, payoff_panel_png, payoff_role_pairs
 from ratings import PayoffTable, Rating, TrueSkillSystem, first_place_probability
-from ratings.calibration import (calibration, first_place_observed, predict_first_place, prequential_first_place,
+from ratings.calibration import (calibration, ece_interval, first_place_observed, predict_first_place, prequential_first_place,
                                  reliability)
 from ratings.returns import mean_returns
 
@@ -30,6 +30,25 @@ def test_calibrated_predictions_have_a_small_ece_and_miscalibrated_ones_do_not()
     points = reliability(pred, (rng.random(20_000) < pred).astype(float))
     assert len(points.count) == 10 and points.count.sum() == 20_000
     np.testing.assert_allclose(points.observed, points.predicted, atol=0.03)
+
+
+def test_the_ece_interval_narrows_with_more_matches_and_flags_a_biased_predictor():
+    rng = np.random.default_rng(4)
+
+    def sample(n):
+        p = rng.uniform(0.05, 0.95, n)
+        won = (rng.random(n) < p).astype(float)  # calibrated: the true ECE is 0
+        return np.stack([p, 1 - p], 1).ravel(), np.stack([won, 1 - won], 1).ravel()
+
+    small, large = ece_interval(*sample(300), 2), ece_interval(*sample(5000), 2)
+    assert 0.0 <= small[0] < small[1] and 0.0 <= large[0] < large[1]
+    assert large[1] - large[0] < (small[1] - small[0]) / 2
+    assert large[1] < 0.05  # 5000 calibrated matches: the interval sits near 0
+    p, won = sample(2000)
+    off = ece_interval(np.clip(p + 0.15, 0, 1), won, 2)  # every prediction 0.15 too high
+    assert off[0] > 0.1
+    with pytest.raises(ValueError, match="whole matches"):
+        ece_interval(p[:3], won[:3], 2)
 
 
 def test_fixed_ratings_predict_as_first_place_probability():
