@@ -6,6 +6,7 @@ one ``Game`` serves any number of env copies.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -60,7 +61,7 @@ class Outcome(NamedTuple):
 def ranks_from_returns(returns: Mapping[str, float]) -> dict[str, int]:
     """Competition ranking: 1 + the number of seats with a strictly higher return."""
     values = list(returns.values())
-    return {seat: 1 + sum(v > r for v in values) for seat, r in returns.items()}
+    return {seat: 1 + sum([v > r for v in values]) for seat, r in returns.items()}
 
 
 def team_ranks(returns: Mapping[str, float], teams: Mapping[str, str]) -> dict[str, int]:
@@ -188,8 +189,13 @@ class Game:
         the seats of one team one rank.
         """
         if self.outcome_rule is ranks_from_returns:
-            return team_ranks(returns, self.team_of)
+            return team_ranks(returns, self._teams)
         return self.outcome_rule(returns)
+
+    @functools.cached_property
+    def _teams(self) -> dict[str, str]:
+        """``team_of``, worked out once: ``outcome`` runs at the end of every episode."""
+        return self.team_of
 
     def reference(self, name: str, seat: str | None = None) -> Policy:
         """A fresh reference opponent (``"random"`` for every game, ``"minimax"`` for some).

@@ -91,6 +91,7 @@ class MatchEngine:
         self.game = game
         self.max_copies = max_copies
         self._source = _Seated(game, load)
+        self._seats = frozenset(game.seats)
         self._engine = Engine(game, None, self._source, 0, redraw="episode", cache_size=cache_size,
                               autoreset=False, learner_id="", act_rows=True)
 
@@ -166,7 +167,7 @@ class MatchEngine:
         if type(seating) is not dict and not isinstance(seating, Mapping):
             raise GameConfigError(f"a match seating must map seats to members, got {seating!r}")
         seats = self.game.seats
-        if len(seating) != len(seats) or not all(s in seating for s in seats):
+        if len(seating) != len(seats) or not seating.keys() >= self._seats:
             missing = [s for s in seats if s not in seating]
             extra = [s for s in seating if s not in seats]
             raise GameConfigError(f"seating {dict(seating)!r} leaves seats {missing} empty" if missing else

@@ -33,18 +33,21 @@ CARD_NAMES = tuple(s + r for s in "SHDC" for r in "A23456789TJQK")
 _BIG_BLIND = 2
 _RAISE = _BIG_BLIND
 _MAX_RAISES = 4
+_RAISE_HOT = (52, 57, 62, 67)
+"""Each betting round's raise count as RLCard's observation encodes it (``52 + 5 * round +
+raises``; ``LimitHand.raise_hot``), here for no raises yet."""
 
 
 class LimitHand:
     """The state of one hand; ``deal`` starts one, ``act`` plays the seat to move."""
 
     __slots__ = ("n", "rng", "hole", "public", "deck", "in_chips", "folded", "pointer",
-                 "round", "raise_amount", "raises", "calls", "raised", "raise_nums", "over")
+                 "round", "raise_amount", "raises", "calls", "raised", "raise_hot", "over")
 
     def __init__(self, num_players: int, rng: np.random.RandomState):
         self.n = num_players
         self.rng = rng
-        self.raise_nums = [0, 0, 0, 0]
+        self.raise_hot = list(_RAISE_HOT)
         self.over = False
 
     def deal(self) -> None:
@@ -71,7 +74,7 @@ class LimitHand:
         self.raises = 0
         self.calls = 0
         self.raised = chips[:]
-        self.raise_nums = [0, 0, 0, 0]
+        self.raise_hot = list(_RAISE_HOT)
         self.over = False
 
     def legal(self) -> list[int]:
@@ -109,7 +112,7 @@ class LimitHand:
         while folded[p]:
             p = (p + 1) % n
         self.pointer = p
-        self.raise_nums[self.round] = self.raises
+        self.raise_hot[self.round] = 52 + 5 * self.round + self.raises
         if self.calls >= n:  # the betting round is over
             if self.round == 0:
                 self.public += [self.deck.pop(), self.deck.pop(), self.deck.pop()]

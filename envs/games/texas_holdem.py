@@ -120,9 +120,7 @@ def read_hand(env: RawEnv, seat: str) -> tuple[list[int], list[int]]:
     count) and the legal actions of the seat to move: what ``env.observe`` encodes, read off
     the hand without building the observation dict (card numbers are the feature indices)."""
     hand = env.hand
-    hot = hand.public + env.hole[seat]
-    hot += [52 + 5 * i + n for i, n in enumerate(hand.raise_nums)]
-    return hot, env.next_legal_moves
+    return hand.public + env.hole[seat] + hand.raise_hot, env.next_legal_moves
 
 
 class HandEncoder:
