@@ -17,11 +17,13 @@ rotation, as the default configs' one-role-per-seat games play them) whose seats
 * **engine (random)**: the same with the uniform-random reference in every seat, like for like
   with *raw* (random actions, no networks).
 
-The sequential paths play the first episodes of the engine's plan; *identical* says their ranks
-equal the engine's. Process time (the machine is shared), ``--repeats`` alternating runs, each
-ratio taken within one run; the table gives the best rate and the range of per-run ratios.
+The sequential paths play the first episodes of the engine's plan, half before the engine's
+timings and half after (so a drift in the machine's speed cancels in the ratios); *identical*
+says their ranks equal the engine's. Process time (the machine is shared), ``--repeats``
+alternating runs, each ratio taken within one run; the table gives the median rate and the
+median and range of the per-run ratios.
 
-    python benchmarks/evaluation_throughput.py [--concurrency 8 64 512] [--scale 0.5] [--repeats 3]
+    python benchmarks/evaluation_throughput.py [--concurrency 8 64 512] [--scale 0.5] [--repeats 5]
 
 Writes ``benchmarks/results/evaluation_throughput.md``.
 """
@@ -42,7 +44,7 @@ from pettingzoo.classic import connect_four_v3, texas_holdem_v4
 
 import envs
 from envs.game import dict_obs_encoder
-from league.evaluation.blocks import BlockPlayer
+from league.evaluation.blocks import BlockPlayer, block_deals
 from league.evaluation.matches import LocalBackend
 from league.models import NetworkPolicy, build_network, mlp_spec
 from league.training.ppo import PPOConfig
@@ -126,11 +128,12 @@ def run_engine(game: envs.Game, load, blocks: list[Blocks], n: int) -> tuple[flo
 
 
 def run_sequential(game: envs.Game, load, seatings, seeds) -> tuple[float, list[dict[str, int]]]:
+    """Seconds for ``seatings`` one at a time, and their ranks."""
     backend = LocalBackend(game, load)
     backend.play_sequential(seatings[:1], seeds[:1])  # warm-up
     seconds, ranks = timed(lambda: backend.play_sequential(seatings, seeds))
     backend.close()
-    return len(seatings) / seconds, ranks
+    return seconds, ranks
 
 
 def run_raw(make: Callable[[], Any], n: int, episodes: int, seed: int) -> float:
@@ -178,15 +181,31 @@ def measure(name: str, kwargs: dict[str, Any], concurrency: list[int], scale: fl
         blocks = make_blocks(game, -(-episodes // per), seed=n)
         runs: list[dict[str, float]] = []
         identical = True
+        # The engine's plan (no rotation): each block's seating for each of its deals, in order.
+        plan = [(dict(b), d) for b in blocks for d in block_deals(b.seed, per)]
+        seatings, seeds = [p[0] for p in plan[:n_seq]], [p[1] for p in plan[:n_seq]]
+        half = n_seq // 2
         for r in range(repeats):  # alternate so drifting machine load hits every side alike
+            # The sequential paths play half their episodes before the engine and half after
+            # (A-B-A), so a drift in the machine's speed during a run cancels in the ratios.
+            seq: dict[str, list] = {"sequential": [0.0, []], "sequential_stock": [0.0, []]}
+            part = slice(0, half)
+            for key, g in (("sequential", game), ("sequential_stock", stock)):
+                seconds, ranks = run_sequential(g, load, seatings[part], seeds[part])
+                seq[key][0] += seconds
+                seq[key][1] += ranks
             run = {"raw": run_raw(lambda: STOCK[name](kwargs), n, len(blocks) * per, seed=r)}
             run["engine_random"], _ = run_engine(game, random_load, blocks, n)
             run["engine"], rec = run_engine(game, load, blocks, n)
-            seatings, seeds = rec.seatings[:n_seq], rec.seeds[:n_seq]
+            part = slice(half, n_seq)
+            for key, g in (("sequential_stock", stock), ("sequential", game)):
+                seconds, ranks = run_sequential(g, load, seatings[part], seeds[part])
+                seq[key][0] += seconds
+                seq[key][1] += ranks
             want = [res.ranks for res in rec.results[:n_seq]]
-            run["sequential"], ranks = run_sequential(game, load, seatings, seeds)
-            run["sequential_stock"], stock_ranks = run_sequential(stock, load, seatings, seeds)
-            identical = identical and ranks == want and stock_ranks == want
+            identical = (identical and rec.seatings[:n_seq] == seatings and rec.seeds[:n_seq] == seeds
+                         and all(v[1] == want for v in seq.values()))
+            run.update({key: n_seq / v[0] for key, v in seq.items()})
             runs.append(run)
             print(f"{name:13s} N={n:4d} run {r}: " + "  ".join(f"{k} {v:,.0f}" for k, v in run.items())
                   + f"  engine/raw {run['engine'] / run['raw']:.2f}  engine/seq {run['engine'] / run['sequential']:.1f}"
@@ -255,7 +274,7 @@ def main() -> None:
                         help="episodes played side by side (engine) / raw envs stepped in turn")
     parser.add_argument("--games", nargs="+", default=list(GAMES), choices=list(GAMES))
     parser.add_argument("--scale", type=float, default=0.5, help="multiplies the episodes per measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating runs per side")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating runs per side")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).parent / "results" / "evaluation_throughput.md")
     args = parser.parse_args()

@@ -126,12 +126,24 @@ class LimitHand:
             self.raised = [0] * n
         self.over = self.round >= 4 or folded.count(False) == 1
 
-    def payoffs(self) -> np.ndarray:
-        """Each seat's result in big blinds (RLCard's ``get_payoffs``)."""
-        public = self.public
-        hands = [None if f else [CARD_NAMES[c] for c in h + public] for h, f in zip(self.hole, self.folded)]
-        won = self._split(compare_hands(hands))
-        return np.array([w - c for w, c in zip(won, self.in_chips)]) / _BIG_BLIND
+    def payoffs(self) -> list[float]:
+        """Each seat's result in big blinds (RLCard's ``get_payoffs``, as floats)."""
+        chips = self.in_chips
+        folded = self.folded
+        if folded.count(False) == 1:  # everyone else folded: RLCard's compare_hands names the survivor
+            winners = [0 if f else 1 for f in folded]
+        else:
+            public = self.public
+            winners = compare_hands([None if f else [CARD_NAMES[c] for c in h + public]
+                                     for h, f in zip(self.hole, folded)])
+        if sum(winners) == 1 and chips[winners.index(1)] == max(chips):
+            # One winner who matched every bet takes every pot; the split below would give
+            # the same without drawing.
+            won = [0] * self.n
+            won[winners.index(1)] = sum(chips)
+        else:
+            won = self._split(winners)
+        return [(w - c) / _BIG_BLIND for w, c in zip(won, chips)]
 
     def _split(self, winners: list[int]) -> list[int]:
         """The chips each seat takes from the pots (RLCard's ``split_pots_among_players``).
