@@ -42,7 +42,7 @@ class LimitHand:
     """The state of one hand; ``deal`` starts one, ``act`` plays the seat to move."""
 
     __slots__ = ("n", "rng", "hole", "public", "deck", "in_chips", "folded", "pointer",
-                 "round", "raise_amount", "raises", "calls", "raised", "raise_hot", "over")
+                 "round", "raise_amount", "raises", "calls", "raised", "top", "raise_hot", "over")
 
     def __init__(self, num_players: int, rng: np.random.RandomState):
         self.n = num_players
@@ -74,13 +74,13 @@ class LimitHand:
         self.raises = 0
         self.calls = 0
         self.raised = chips[:]
+        self.top = _BIG_BLIND  # max(raised): the bet to match in this betting round
         self.raise_hot = list(_RAISE_HOT)
         self.over = False
 
     def legal(self) -> list[int]:
         """The legal actions of the seat to move, ascending (RLCard's ``get_legal_actions``)."""
-        raised = self.raised
-        mine, top = raised[self.pointer], max(raised)
+        mine, top = self.raised[self.pointer], self.top
         out = [CALL] if mine < top else []
         if self.raises < _MAX_RAISES:
             out.append(RAISE)
@@ -93,12 +93,12 @@ class LimitHand:
         """The seat to move plays ``action``, which must be legal (RLCard's ``Game.step``)."""
         p, n, raised = self.pointer, self.n, self.raised
         if action == CALL:
-            top = max(raised)
+            top = self.top
             self.in_chips[p] += top - raised[p]
             raised[p] = top
             self.calls += 1
         elif action == RAISE:
-            top = max(raised) + self.raise_amount
+            self.top = top = self.top + self.raise_amount
             self.in_chips[p] += top - raised[p]
             raised[p] = top
             self.raises += 1
@@ -124,6 +124,7 @@ class LimitHand:
             self.raises = 0
             self.calls = 0
             self.raised = [0] * n
+            self.top = 0
         self.over = self.round >= 4 or folded.count(False) == 1
 
     def payoffs(self) -> list[float]:
