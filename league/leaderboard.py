@@ -1,12 +1,16 @@
 """``python -m league.leaderboard POOL_DIR [--format md|csv|json|html] [--output FILE] [--elo]
-[--refit [--beta X] [--draw-probability P]]``.
+[--refit [--beta X] [--draw-probability P]] [--head-to-head EPISODES [--seed S]]``.
 
 Opens the pool read-only (safe while a league is writing it) and renders every member, grouped
 by role, best conservative rating first.  ``--refit`` recomputes every rating from the match log
 with TrueSkill's beta and draw probability fitted to it by maximum likelihood
 (``ratings.fit_trueskill``), or set with ``--beta`` / ``--draw-probability``; the values used
-go in the title and in one line on stderr.  Errors about the pool, the arguments or the output
-file print one line on stderr and exit with status 2.
+go in the title and in one line on stderr.  ``--head-to-head`` checks the order shown against
+paired play (``league.evaluation.headtohead``): each role's active members play its seat in the
+same episodes against the same opponents, their mean returns become two columns, and the pairs
+ranked opposite to their paired difference by more than 2.5 standard errors are listed on stderr.
+Errors about the pool, the arguments or the output file print one line on stderr and exit with
+status 2.
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --refit: use this beta (performance noise, > 0) instead of fitting it")
     parser.add_argument("--draw-probability", type=float, default=None, metavar="P",
                         help="with --refit: use this draw probability (in [0, 1)) instead of fitting it")
+    parser.add_argument("--head-to-head", type=int, default=None, metavar="EPISODES",
+                        help="check the order against paired play: each role's active members play "
+                             "EPISODES shared episodes (same deals, same opponents); adds their mean return "
+                             "per episode and lists the pairs ranked opposite to it beyond 2.5 SE")
+    parser.add_argument("--seed", type=int, default=None, metavar="S",
+                        help="with --head-to-head: seed of its deals and opponents (default 0)")
     return parser
 
 
@@ -64,6 +74,10 @@ def _check_refit_args(args: argparse.Namespace) -> str | None:
         return f"--beta must be a finite number > 0, got {args.beta!r}"
     if args.draw_probability is not None and not 0.0 <= args.draw_probability < 1.0:
         return f"--draw-probability must be in [0, 1), got {args.draw_probability!r}"
+    if args.seed is not None and args.head_to_head is None:
+        return "--seed needs --head-to-head"
+    if args.head_to_head is not None and args.head_to_head < 2:
+        return f"--head-to-head needs at least 2 episodes (a standard error), got {args.head_to_head}"
     return None
 
 
@@ -118,6 +132,50 @@ def _run_system(pool_dir: Path, prior: TrueSkillSystem) -> TrueSkillSystem:
         except LeagueError:
             pass  # not a run's config after all: fall back to the prior
     return prior
+
+
+def _run_game(pool_dir: Path, name: str) -> Any:
+    """The run's game, with its settings, from the ``config.toml`` beside the pool; else
+    ``name`` with the game's defaults."""
+    import envs
+
+    config = Path(pool_dir).parent / "config.toml"
+    if config.exists():
+        from league.config import load_config
+
+        try:
+            g = load_config(config).game
+            return envs.make(g.name, **g.kwargs)
+        except LeagueError:
+            pass  # not a run's config after all
+    return envs.make(name)
+
+
+def _head_to_head(pool_dir: Path, items: Sequence[Any], episodes: int, seed: int) -> tuple[dict, str, list[str]]:
+    """Columns of paired mean returns, a title note and the lines that name the inversions."""
+    import torch
+
+    from league.evaluation.headtohead import check_order
+    from league.population.opponents import MemberLoader
+
+    torch.set_num_threads(1)  # small networks: intra-op threads only fight over the cores (as in league.run)
+
+    score = {int(_field(i, "id")): _field(i, "mu") - 3 * _field(i, "sigma") for i in items}
+    with Pool.open(pool_dir, mode="r") as pool:
+        game = _run_game(pool_dir, pool.game)
+        active = {role: [m.id for m in pool.active(role)] for role in pool.roles}
+        check = check_order(game, active, MemberLoader(pool), score, episodes=episodes, seed=seed)
+    extra = {m: {"h2h_return": mean, "h2h_95": half} for m, (mean, half) in check.means.items()}
+    note = f"head-to-head, {episodes} paired episodes: {len(check.inversions)} of {check.pairs} pairs inverted"
+    lines = [f"{_PROG}: {note} beyond 2.5 SE"]
+    lines += [f"  {inv.role}: member {inv.ranked_higher} is ranked above member {inv.ranked_lower}, which "
+              f"returns {-inv.mean_difference:.4g} ± {inv.standard_error:.2g} more per episode"
+              for inv in check.inversions]
+    return extra, note, lines
+
+
+def _field(item: Any, key: str) -> Any:
+    return item[key] if isinstance(item, dict) else getattr(item, key)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -175,6 +233,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "fitted" if has_draw else "no draws in the log")
         title += f" ({note})"
         print(f"{_PROG}: {note}", file=sys.stderr)
+    if args.head_to_head is not None:
+        try:
+            h2h, note, lines = _head_to_head(args.pool, items, args.head_to_head, args.seed or 0)
+        except (LeagueError, ValueError, KeyError) as e:
+            print(f"{_PROG}: error: cannot play the head-to-head check: {e}", file=sys.stderr)
+            return 2
+        extra = extra or {}
+        for mid, cols in h2h.items():
+            extra.setdefault(mid, {}).update(cols)
+        title += f" ({note})"
+        print("\n".join(lines), file=sys.stderr)
     if args.format == "html":
         text = _html(args.pool, members, items, roles, matches, extra, title,
                      fit.system(prior) if args.refit else _run_system(args.pool, prior))

@@ -75,7 +75,7 @@ def small_holdem_league(tmp_path_factory):
         assert all(m.episodes == 8 and m.returns is not None for m in pool.matches())
         members = pool.members()
         paired = paired_returns(game, active, MemberLoader(pool), episodes=1500, seed=11)
-    return members, paired
+    return members, paired, out
 
 
 @pytest.mark.slow
@@ -83,7 +83,7 @@ def test_a_small_holdem_leagues_ratings_agree_with_paired_head_to_head(small_hol
     # The issue's check on a small real run: within every role, no pair ordered by rating
     # opposite to its paired mean chips per hand by more than 2.5 standard errors.  By mu: the
     # conservative rating is the known gap below.
-    members, paired = small_holdem_league
+    members, paired, _ = small_holdem_league
     assert inversions(paired, {m.id: m.mu for m in members}, z=2.5) == []
 
 
@@ -92,7 +92,29 @@ def test_the_conservative_rating_agrees_with_paired_head_to_head_too(small_holde
     # Before placement matches (evaluation.placement) the member added in the last turn got 90
     # evaluation games to the older members' 378, its sigma stayed twice as wide, and mu - 3 sigma
     # ranked it below an older, weaker member: one inversion on this very run.
-    members, paired = small_holdem_league
+    members, paired, _ = small_holdem_league
     assert inversions(paired, {m.id: m.mu - 3 * m.sigma for m in members}, z=2.5) == []
     trained = [m for m in members if not m.anchor]
     assert max(m.sigma for m in trained) < 1.6 * min(m.sigma for m in trained)
+
+
+@pytest.mark.slow
+def test_the_leaderboard_command_checks_its_order_against_paired_play(small_holdem_league, capsys):
+    # `leaderboard --head-to-head` is the same check for any user's pool: the same paired play
+    # (the game and its settings from the run's config.toml), the means as columns, the
+    # inversions on stderr.
+    import json
+
+    from league.leaderboard import main
+
+    members, paired, out = small_holdem_league
+    assert main([str(out / "pool"), "--head-to-head", "1500", "--seed", "11", "-f", "json"]) == 0
+    captured = capsys.readouterr()
+    rows = {r["id"]: r for r in json.loads(captured.out)["rows"]}
+    want = {m: v for p in paired for m, v in p.returns.items()}
+    assert set(want) <= set(rows) and len(want) >= 6
+    for m, v in want.items():
+        assert rows[m]["h2h_return"] == pytest.approx(v.mean())
+        assert rows[m]["h2h_95"] == pytest.approx(1.96 * v.std(ddof=1) / np.sqrt(len(v)))
+    pairs = sum(len(p.returns) * (len(p.returns) - 1) // 2 for p in paired)
+    assert f"head-to-head, 1500 paired episodes: 0 of {pairs} pairs inverted" in captured.err

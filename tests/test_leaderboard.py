@@ -291,6 +291,22 @@ def test_cli_on_an_unwritable_output_exits_2(pool_dir, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and "cannot write" in err
 
 
+def test_cli_head_to_head_refuses_bad_arguments_and_games_it_cannot_play(pool_dir, capsys):
+    from league.leaderboard import main
+
+    path, _ = pool_dir
+    before = {p: p.read_bytes() for p in path.rglob("*") if p.is_file()}
+    for args, says in ((["--seed", "3"], "--seed needs --head-to-head"),
+                       (["--head-to-head", "1"], "at least 2 episodes"),
+                       # The pool's game is not a registered one: there is nothing to play.
+                       (["--head-to-head", "10"], "cannot play the head-to-head check")):
+        assert main([str(path), *args]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and len(captured.err.strip().splitlines()) == 1 and says in captured.err
+    assert "test_game" in captured.err
+    assert {p: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before
+
+
 def test_cli_piped_into_a_reader_that_quits_early_prints_no_traceback(pool_dir):
     path, _ = pool_dir
     proc = subprocess.Popen([sys.executable, "-m", "league.leaderboard", str(path), "-f", "html"],

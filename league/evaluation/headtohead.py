@@ -20,7 +20,8 @@ import numpy as np
 from envs import Game, Match, MatchEngine
 from envs.opponents import MemberId, Policy
 
-__all__ = ["PairedReturns", "Inversion", "paired_returns", "inversions", "mean_interval"]
+__all__ = ["PairedReturns", "Inversion", "HeadToHead", "paired_returns", "inversions", "mean_interval",
+           "check_order"]
 
 
 class PairedReturns(NamedTuple):
@@ -96,3 +97,23 @@ def inversions(paired: Sequence[PairedReturns], score: Mapping[int, float], *, z
                 elif half == 0 and mean < 0:
                     found.append(Inversion(p.role, a, b, mean, 0.0))
     return found
+
+
+class HeadToHead(NamedTuple):
+    """A leaderboard's order checked against paired play (``check_order``)."""
+
+    means: dict[int, tuple[float, float]]
+    """Member -> (mean return per episode over the shared episodes, half-width of its 95 % interval)."""
+    inversions: list[Inversion]
+    pairs: int
+    """Pairs of members compared (within each role)."""
+
+
+def check_order(game: Game, members: Mapping[str, Sequence[int]], load: Callable[[MemberId], Policy],
+                score: Mapping[int, float], *, episodes: int, seed: int, z: float = 2.5) -> HeadToHead:
+    """Paired play of every role's ``members`` (``paired_returns``) and the pairs ``score``
+    (higher = ranked better) orders opposite to it by more than ``z`` standard errors."""
+    paired = paired_returns(game, members, load, episodes=episodes, seed=seed)
+    means = {m: mean_interval(v) for p in paired for m, v in p.returns.items()}
+    pairs = sum(len(p.returns) * (len(p.returns) - 1) // 2 for p in paired)
+    return HeadToHead(means, inversions(paired, score, z=z), pairs)
