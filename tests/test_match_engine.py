@@ -386,6 +386,17 @@ def test_holdem_pots_split_as_rlcards_judger_splits_them_odd_chips_included():
     assert odd > 100
 
 
+def test_holdem_refuses_an_action_that_names_none_as_the_stock_env_does():
+    from pettingzoo.classic.rlcard_envs import texas_holdem
+
+    for env in (texas_holdem.raw_env(num_players=4), envs.make("texas_holdem").new_env()):
+        env.reset(seed=1)
+        with pytest.raises((IndexError, TypeError)):
+            env.step(4)
+        with pytest.raises(TypeError):
+            env.step(None)
+
+
 def test_holdem_draws_the_hand_the_stock_env_draws():
     pytest.importorskip("pygame")
     from pettingzoo.classic.rlcard_envs import texas_holdem

@@ -67,9 +67,12 @@ class RawEnv(texas_holdem.raw_env):
         if self.terminations[agent] or self.truncations[agent]:
             return self._was_dead_step(action)
         hand = self.hand
-        # RLCard's _decode_action: an illegal action becomes check, else fold.
+        # RLCard's _decode_action: an illegal action becomes check, else fold; one that names
+        # no action at all fails (RLCard indexes its action names with it).
         legal = self.next_legal_moves
         if action not in legal:
+            if not 0 <= action < 4:
+                raise IndexError(f"texas_holdem action {action!r} is not one of 0..3")
             action = CHECK if CHECK in legal else FOLD
         hand.act(action)
         agents = self.possible_agents
