@@ -114,3 +114,17 @@ def test_rating_calibration_quick(tmp_path: Path) -> None:
         lo, hi = map(float, row.split("|")[9].split("–"))
         assert 0.0 <= lo <= hi <= 1.0 and 0.0 <= ece <= 1.0
     assert (tmp_path / "rating_calibration.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_evaluation_throughput_quick(tmp_path: Path) -> None:
+    # Every side measured (raw, both sequential paths before and after the engine, the engine
+    # with networks and with random play), and the sequential paths' ranks equal the engine's.
+    out = tmp_path / "evaluation_throughput.md"
+    _run("evaluation_throughput.py", "--games", "texas_holdem", "connect_four", "--concurrency", "8",
+         "--scale", "0.05", "--repeats", "1", "--out", str(out), timeout=600)
+    rows = [line.split("|") for line in out.read_text().splitlines() if line.startswith(("| texas", "| connect"))]
+    assert [r[1].strip().split()[0] for r in rows] == ["texas_holdem", "connect_four"]
+    for r in rows:
+        assert all(float(c.replace(",", "").split("x")[0].split()[0]) > 0 for c in r[3:12])
+        assert r[12].strip().startswith("yes")
