@@ -119,36 +119,35 @@ def _html(pool_dir: Path, members: Sequence[Any], items: Sequence[Any], roles: l
     return page.replace("</body>", block + "</body>", 1)
 
 
-def _run_system(pool_dir: Path, prior: TrueSkillSystem) -> TrueSkillSystem:
-    """The rating system of the run the pool belongs to (its resolved ``config.toml`` beside the
-    pool), else TrueSkill's default beta and draw probability around the pool's prior."""
+def _run_config(pool_dir: Path) -> Any:
+    """The resolved ``config.toml`` of the run the pool belongs to (beside the pool), or None."""
     config = Path(pool_dir).parent / "config.toml"
-    if config.exists():
-        from league.config import load_config
+    if not config.exists():
+        return None
+    from league.config import load_config
 
-        try:
-            r = load_config(config).ratings
-            return TrueSkillSystem(mu=r.mu, sigma=r.sigma, beta=r.beta, tau=r.tau, draw_probability=r.draw_probability)
-        except LeagueError:
-            pass  # not a run's config after all: fall back to the prior
-    return prior
+    try:
+        return load_config(config)
+    except LeagueError:
+        return None  # not a run's config after all
+
+
+def _run_system(pool_dir: Path, prior: TrueSkillSystem) -> TrueSkillSystem:
+    """The rating system of the run the pool belongs to, else TrueSkill's default beta and draw
+    probability around the pool's prior."""
+    config = _run_config(pool_dir)
+    if config is None:
+        return prior
+    r = config.ratings
+    return TrueSkillSystem(mu=r.mu, sigma=r.sigma, beta=r.beta, tau=r.tau, draw_probability=r.draw_probability)
 
 
 def _run_game(pool_dir: Path, name: str) -> Any:
-    """The run's game, with its settings, from the ``config.toml`` beside the pool; else
-    ``name`` with the game's defaults."""
+    """The run's game, with its settings; else ``name`` with the game's defaults."""
     import envs
 
-    config = Path(pool_dir).parent / "config.toml"
-    if config.exists():
-        from league.config import load_config
-
-        try:
-            g = load_config(config).game
-            return envs.make(g.name, **g.kwargs)
-        except LeagueError:
-            pass  # not a run's config after all
-    return envs.make(name)
+    config = _run_config(pool_dir)
+    return envs.make(name) if config is None else envs.make(config.game.name, **config.game.kwargs)
 
 
 def _head_to_head(pool_dir: Path, items: Sequence[Any], episodes: int, seed: int) -> tuple[dict, str, list[str]]:

@@ -47,8 +47,6 @@ class LimitHand:
     def __init__(self, num_players: int, rng: np.random.RandomState):
         self.n = num_players
         self.rng = rng
-        self.raise_hot = list(_RAISE_HOT)
-        self.over = False
 
     def deal(self) -> None:
         """A new hand from the generator's current state (RLCard's ``init_game``)."""
@@ -129,29 +127,22 @@ class LimitHand:
 
     def payoffs(self) -> list[float]:
         """Each seat's result in big blinds (RLCard's ``get_payoffs``, as floats)."""
-        chips = self.in_chips
-        folded = self.folded
-        if folded.count(False) == 1:  # everyone else folded: RLCard's compare_hands names the survivor
-            winners = [0 if f else 1 for f in folded]
-        else:
-            public = self.public
-            winners = compare_hands([None if f else [CARD_NAMES[c] for c in h + public]
-                                     for h, f in zip(self.hole, folded)])
-        if sum(winners) == 1 and chips[winners.index(1)] == max(chips):
-            # One winner who matched every bet takes every pot; the split below would give
-            # the same without drawing.
-            won = [0] * self.n
-            won[winners.index(1)] = sum(chips)
-        else:
-            won = self._split(winners)
-        return [(w - c) / _BIG_BLIND for w, c in zip(won, chips)]
+        public = self.public
+        winners = compare_hands([None if f else [CARD_NAMES[c] for c in h + public]
+                                 for h, f in zip(self.hole, self.folded)])
+        return [(w - c) / _BIG_BLIND for w, c in zip(self._split(winners), self.in_chips)]
 
     def _split(self, winners: list[int]) -> list[int]:
         """The chips each seat takes from the pots (RLCard's ``split_pots_among_players``).
 
         Pot by pot, smallest stake first: a pot nobody or everybody in it won goes back to its
         payers; otherwise its winners share it, and chips that do not divide go to one winner
-        drawn by the generator, from the same list RLCard's judger draws from."""
+        drawn by the generator, from the same list RLCard's judger draws from. One winner who
+        matched every bet (most hands) takes every pot, without a draw: that is answered at once."""
+        if sum(winners) == 1 and self.in_chips[winners.index(1)] == max(self.in_chips):
+            won = [0] * self.n
+            won[winners.index(1)] = sum(self.in_chips)
+            return won
         chips = self.in_chips[:]
         won = [0] * self.n
         while True:

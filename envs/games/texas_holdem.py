@@ -95,12 +95,9 @@ class RawEnv(texas_holdem.raw_env):
 
     def observe(self, agent: str) -> dict[str, np.ndarray]:
         """The stock observation: 72 float32 features and an int8 mask of the legal actions."""
-        hot, legal = read_hand(self, agent)
-        obs = np.zeros(72, np.float32)
-        obs[hot] = 1.0
-        mask = np.zeros(4, np.int8)
-        mask[legal] = 1
-        return {"observation": obs, "action_mask": mask}
+        obs, mask = np.empty(72, np.float32), np.empty(4, bool)
+        encode_hand(read_hand(self, agent), obs, mask)
+        return {"observation": obs, "action_mask": mask.astype(np.int8)}
 
     def render(self) -> Any:
         """PettingZoo's drawing, which reads each seat's cards and chips from RLCard's game."""
